@@ -13,6 +13,9 @@
 #define SB_CHANNEL_NAME_MAX 128
 /* A whole channel: namespace, colon, name. */
 #define SB_CHANNEL_MAX (SB_NAMESPACE_MAX + 1 + SB_CHANNEL_NAME_MAX)
+/* Token subject (sub): short enough that "<role>:<sub>" fits SB_SENDER_MAX
+ * with the longest role name ("reader", 6 bytes) and the colon. */
+#define SB_SUBJECT_MAX 121
 /* Event type: dotted identifiers such as "workflow.stats". */
 #define SB_TYPE_MAX 64
 /* Sender: "<role>:<subject>", the subject being a token's sub (<= 128). */

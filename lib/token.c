@@ -20,8 +20,6 @@
 
 /* HMAC-SHA256 output. */
 #define SIG_LEN 32
-/* A subject fits a sender ("<role>:<sub>") and a log line. */
-#define SUB_MAX 128
 
 static const char *const role_names[] = {"reader", "user", "agent", "admin"};
 
@@ -170,8 +168,8 @@ read_sub(const json_t *claims, struct sb_token *token, struct sb_error *err)
     if (!json_is_string(sub))
         return invalid(err, "sub must be a string");
     len = json_string_length(sub);
-    if (len < 1 || len > SUB_MAX)
-        return invalid(err, "sub must be 1..128 bytes");
+    if (len < 1 || len > SB_SUBJECT_MAX)
+        return invalid(err, "sub must be 1..121 bytes");
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)json_string_value(sub)[i];
 

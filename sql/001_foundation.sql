@@ -87,6 +87,7 @@ BEGIN ATOMIC
         ('channel_max', 161),
         ('type_max', 64),
         ('sender_max', 128),
+        ('subject_max', 121),
         ('data_max_default', 65536),
         ('data_max_hard', 1048576),
         ('data_depth_max', 32),

@@ -67,8 +67,9 @@ DECLARE
     key bytea;
     token text;
 BEGIN
-    IF mint_token.subject IS NULL OR NOT sender_valid(mint_token.subject) THEN
-        RAISE EXCEPTION 'invalid parameter: subject must be 1 to 128 bytes without control characters'
+    IF mint_token.subject IS NULL OR NOT sender_valid(mint_token.subject)
+       OR octet_length(mint_token.subject) > 121 THEN
+        RAISE EXCEPTION 'invalid parameter: subject must be 1 to 121 bytes without control characters'
             USING ERRCODE = 'SB008';
     END IF;
     IF mint_token.role IS NULL OR mint_token.role NOT IN ('reader', 'user', 'agent', 'admin') THEN

@@ -175,7 +175,7 @@ SELECT results_eq(
     $$VALUES ('batch_max', 1000::bigint), ('channel_max', 161), ('channel_name_max', 128),
              ('data_depth_max', 32), ('data_max_default', 65536), ('data_max_hard', 1048576),
              ('history_max', 1000), ('log_message_max', 4096), ('namespace_max', 32),
-             ('notify_payload_max', 7999), ('sender_max', 128), ('token_leeway', 30),
+             ('notify_payload_max', 7999), ('sender_max', 128), ('subject_max', 121), ('token_leeway', 30),
              ('token_max', 16384), ('token_patterns_max', 64), ('type_max', 64)$$,
     'limits() lists the shared limits');
 SELECT is(switchboard.max_data_bytes(), 65536, 'max_data_bytes defaults to 65536');

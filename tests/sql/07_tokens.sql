@@ -1,7 +1,7 @@
 -- 07_tokens.sql: mint_token builds HS256 JWTs that verify with the secret;
 -- the secret and minting stay with the owner.
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 
 CREATE FUNCTION pg_temp.unb64(s text) RETURNS bytea LANGUAGE sql IMMUTABLE
 RETURN decode(rpad(translate(s, '-_', '+/'), (length(s) + 3) / 4 * 4, '='), 'base64');
@@ -65,6 +65,11 @@ SELECT throws_ok($$SELECT switchboard.mint_token('a', 'user', '1 hour', 'Chat:*'
                  'a bad namespace in a pattern is SB001');
 SELECT throws_ok($$SELECT switchboard.mint_token('', 'user', '1 hour', 'chat:*')$$, 'SB008', NULL,
                  'an empty subject is SB008');
+SELECT lives_ok($$SELECT switchboard.mint_token(repeat('s', 121), 'reader', '1 hour', 'chat:*')$$,
+                'a 121-byte subject is accepted (reader:<sub> fits a 128-byte sender)');
+SELECT throws_ok($$SELECT switchboard.mint_token(repeat('s', 122), 'reader', '1 hour', 'chat:*')$$,
+                 'SB008', 'invalid parameter: subject must be 1 to 121 bytes without control characters',
+                 'a 122-byte subject is SB008');
 SELECT throws_ok($$SELECT switchboard.mint_token('a', 'user', '1 hour',
                        VARIADIC (SELECT array_agg('chat:c' || g) FROM generate_series(1, 65) g))$$,
                  'SB008', 'invalid parameter: 65 channel patterns, limit 64', '65 patterns is SB008');
