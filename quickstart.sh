@@ -90,27 +90,33 @@ cluster_up() {
     "$top/tests/db/pgcluster.sh" start "$var/pg" > "$var/pg.env"
 }
 
-database_url() {
+# Sets owner_url (migrations, secrets, minting) and app_url (the daemons).
+# SWITCHBOARD_DATABASE_URL names an existing database; its owner prepares
+# the daemons' role (docs/OPERATIONS.md) and may name it in
+# SWITCHBOARD_APP_DATABASE_URL.
+database_urls() {
     if [ -n "${SWITCHBOARD_DATABASE_URL:-}" ]; then
-        printf '%s' "$SWITCHBOARD_DATABASE_URL"
+        owner_url=$SWITCHBOARD_DATABASE_URL
+        app_url=${SWITCHBOARD_APP_DATABASE_URL:-$owner_url}
         return
     fi
+    cluster_up
     # shellcheck disable=SC1091
     . "$var/pg.env"
-    printf 'host=%s port=%s user=%s dbname=switchboard' "$PGHOST" "$PGPORT" \
-        "$PGUSER"
+    local base="host=$PGHOST port=$PGPORT"
+    psql -X -q -d "$base user=$PGUSER dbname=postgres" -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = 'switchboard'" | grep -q 1 ||
+        psql -X -q -d "$base user=$PGUSER dbname=postgres" \
+            -c 'CREATE DATABASE switchboard'
+    owner_url="$base user=$PGUSER dbname=switchboard"
+    app_url="$base user=switchboard dbname=switchboard"
 }
 
+# The schema, and on the private cluster the daemons' login role.
 db_setup() {
-    local url=$1 admin
-    admin=${url/dbname=switchboard/dbname=postgres}
-    if [ -z "${SWITCHBOARD_DATABASE_URL:-}" ]; then
-        psql -X -q -d "$admin" -tAc \
-            "SELECT 1 FROM pg_database WHERE datname = 'switchboard'" |
-            grep -q 1 || psql -X -q -d "$admin" -c 'CREATE DATABASE switchboard'
-    fi
-    "$top/build/sql/switchboard-migrate" --sqldir "$top/sql" -d "$url"
-    psql -X -q -d "$url" -v ON_ERROR_STOP=1 <<'SQL'
+    "$top/build/sql/switchboard-migrate" --sqldir "$top/sql" -d "$owner_url"
+    [ -z "${SWITCHBOARD_DATABASE_URL:-}" ] || return 0
+    psql -X -q -d "$owner_url" -v ON_ERROR_STOP=1 <<'SQL'
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'switchboard') THEN
@@ -121,36 +127,36 @@ SQL
 }
 
 write_config() {
-    local url=$1 secret
-    secret=$(psql -X -q -d "$url" -tAc 'SELECT switchboard.token_secret()')
-    umask 077
-    cat > "$var/switchboard.conf" <<EOF
+    local secret
+    secret=$(psql -X -q -d "$owner_url" -tAc 'SELECT switchboard.token_secret()')
+    (
+        umask 077
+        cat > "$var/switchboard.conf" <<EOF
 # switchboard configuration of the quick-start stack (see docs/OPERATIONS.md)
-database_url = ${url/user=$PGUSER/user=switchboard}
+database_url = $app_url
 token_secret = $secret
 log_level = info
 EOF
-    umask 022
+    )
 }
 
 cmd_up() {
     cmd_deps
     say "building"
     build "$top/build"
-    [ -n "${SWITCHBOARD_DATABASE_URL:-}" ] || cluster_up
-    local url
-    url=$(database_url)
-    db_setup "$url"
-    write_config "$url"
-    "$top/build/wsd/wsd" --config "$var/switchboard.conf" --check-config \
-        > /dev/null
-    "$top/build/fcgi/switchboard-fcgi" --config "$var/switchboard.conf" \
-        --check-config > /dev/null
-    print_summary "$url"
+    mkdir -p "$var"
+    database_urls
+    db_setup
+    write_config
+    for d in wsd/wsd fcgi/switchboard-fcgi; do
+        "$top/build/$d" --config "$var/switchboard.conf" --check-config \
+            > /dev/null || die "$d rejected $var/switchboard.conf"
+    done
+    print_summary
 }
 
 print_summary() {
-    local url=$1 token
+    local token url=$owner_url
     token=$(psql -X -q -d "$url" -tAc \
         "SELECT switchboard.mint_token('demo', 'admin', '12 hours')")
     cat <<EOF
