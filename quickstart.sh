@@ -60,6 +60,7 @@ cmd_test() {
     say "build with warnings as errors, then make check"
     build "$top/build" --enable-werror
     make -C "$top/build" -j"$jobs" check || fail_logs "$top/build"
+    db_figures "$top/build"
     say "make distcheck"
     make -C "$top/build" -j"$jobs" distcheck \
         DISTCHECK_CONFIGURE_FLAGS=--enable-werror || die "distcheck failed"
@@ -68,7 +69,14 @@ cmd_test() {
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         make -C "$top/build-asan" -j"$jobs" check || fail_logs "$top/build-asan"
+    db_figures "$top/build-asan"
     say "all tests passed"
+}
+
+# What the database tests measured, from their log.
+db_figures() {
+    grep -hE '^(run-db-tests|lib_vs_sql|seq_concurrency): |^Files=' \
+        "$1/tests/db/run-db-tests.log" >&2 || true
 }
 
 fail_logs() {
