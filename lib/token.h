@@ -55,7 +55,7 @@ struct sb_token {
 /*
  * Verify jwt[0..len) with the HS256 secret at time now. Returns a new token
  * the caller releases with sb_token_free, or NULL with err set:
- * SB_E_TOKEN_EXPIRED when exp is more than SB_TOKEN_LEEWAY seconds past,
+ * SB_E_TOKEN_EXPIRED when now >= exp + SB_TOKEN_LEEWAY (RFC 7519: on or after exp),
  * SB_E_INTERNAL when secret_len is 0, SB_E_UNAUTHORIZED for anything else,
  * with a message naming the failed check ("invalid token: bad signature").
  * The claims are examined only after the signature matched.
