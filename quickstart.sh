@@ -20,7 +20,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 DEPS_BUILD="build-essential autoconf automake pkg-config libfcgi-dev libpq-dev
   libwebsockets-dev libjansson-dev libssl-dev uuid-dev check"
-DEPS_RUN="postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl"
+DEPS_RUN="postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+  python3-websockets"
 
 say() { printf '%s\n' "quickstart: $*" >&2; }
 die() { say "$*"; exit 1; }
