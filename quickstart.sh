@@ -5,7 +5,8 @@
 #                            private PostgreSQL cluster under ./var (or on the
 #                            database named by SWITCHBOARD_DATABASE_URL)
 #   ./quickstart.sh test     run every test: build with -Werror, make check,
-#                            make distcheck, then make check under ASan+UBSan
+#                            make distcheck, make check under ASan+UBSan, and
+#                            a short libFuzzer run of every parser
 #   ./quickstart.sh stop     stop what "up" started
 #   ./quickstart.sh status   show what is running
 #   ./quickstart.sh deps     only install the Debian packages
@@ -19,7 +20,8 @@ var="$top/var"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 DEPS_BUILD="build-essential autoconf automake pkg-config libfcgi-dev libpq-dev
-  libwebsockets-dev libjansson-dev libssl-dev uuid-dev check"
+  libwebsockets-dev libjansson-dev libssl-dev uuid-dev check clang
+  libclang-rt-14-dev"
 DEPS_RUN="postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   python3-websockets"
 
@@ -71,6 +73,10 @@ cmd_test() {
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         make -C "$top/build-asan" -j"$jobs" check || fail_logs "$top/build-asan"
     db_figures "$top/build-asan"
+    say "libFuzzer on every parser, ${FUZZ_SECONDS:-10} s each"
+    build "$top/build-fuzz" CC=clang --enable-fuzzing
+    make -C "$top/build-fuzz" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}" ||
+        die "fuzzing found a failure (tests/fuzz/work in build-fuzz)"
     say "all tests passed"
 }
 
@@ -205,6 +211,6 @@ test) cmd_test ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 deps) cmd_deps ;;
--h | --help | help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' ;;
+-h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed -n 's/^# \{0,1\}//p' ;;
 *) die "unknown command: $1 (try --help)" ;;
 esac
