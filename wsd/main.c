@@ -1,49 +1,113 @@
 /*
- * wsd/main.c: wsd, the WebSocket daemon. It reads its options (its own
- * table plus the common one) from file, environment and command line and
- * validates them; the event loop is not part of this program yet, so a
- * valid configuration exits 0. Exit status 2 means bad options (the reason
- * is on stderr).
+ * wsd/main.c: wsd, switchboard's WebSocket daemon. Reads its options
+ * (options.c), then runs one libwebsockets loop in one thread: WebSocket
+ * clients on /ws, HTTP health and metrics on the same port, and the
+ * PostgreSQL connections, all driven by that loop. Exit status: 0 after a
+ * clean shutdown (SIGTERM) or --help, --version, --check-config; 1 when it
+ * cannot start (listen socket, signals); 2 for bad options (the reason is
+ * on stderr).
  */
-#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "node.h"
+#include "options.h"
+#include "server.h"
+#include "sig.h"
+#include "wsd.h"
 #include "xalloc.h"
 
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "unknown"
-#endif
+struct wsd_server wsd_srv;
 
-struct wsd_config {
-    char *listen_address;
-    long long listen_port;
-};
+int64_t
+wsd_now_ms(void)
+{
+    struct timespec ts;
 
-#define OFF(field) offsetof(struct wsd_config, field)
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
-static const struct sb_option wsd_options[] = {
-    {"listen_address", SB_OPT_STRING, 1, 255, "127.0.0.1",
-     "address or interface to accept WebSocket connections on",
-     OFF(listen_address), 0, NULL},
-    {"listen_port", SB_OPT_INT, 1, 65535, "8080",
-     "TCP port to accept WebSocket connections on", OFF(listen_port), 0, NULL},
-};
+int64_t
+wsd_mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Options, and the checks across them. Returns SB_CONFIG_CONTINUE or the
+ * exit status. */
+static int
+configure(int argc, char **argv)
+{
+    char why[256];
+    int status;
+
+    wsd_srv.cfg = sb_config_new("wsd", PACKAGE_VERSION);
+    wsd_options_register(wsd_srv.cfg, &wsd_srv.common, &wsd_srv.conf);
+    status = sb_config_startup(wsd_srv.cfg, argc, argv);
+    if (status != SB_CONFIG_CONTINUE)
+        return status;
+    if (wsd_options_check(&wsd_srv.common, &wsd_srv.conf, why, sizeof(why)) !=
+        SB_OK) {
+        sb_log_error("config: %s", why);
+        return 2;
+    }
+    wsd_srv.argc = argc;
+    wsd_srv.argv = argv;
+    wsd_srv.anon_patterns = wsd_options_split(wsd_srv.conf.anonymous_read);
+    wsd_srv.origins = wsd_options_split(wsd_srv.conf.allowed_origins);
+    wsd_options_set_secret(&wsd_srv, wsd_srv.common.secret,
+                           wsd_srv.common.secret_len);
+    if (gethostname(wsd_srv.host, sizeof(wsd_srv.host)) != 0)
+        strcpy(wsd_srv.host, "localhost");
+    wsd_srv.host[sizeof(wsd_srv.host) - 1] = '\0';
+    return SB_CONFIG_CONTINUE;
+}
+
+static int
+run(void)
+{
+    if (wsd_sig_block() != SB_OK || wsd_server_start() != SB_OK)
+        return 1;
+    if (wsd_sig_start() != SB_OK) {
+        sb_log_error("cannot watch signals");
+        wsd_server_stop();
+        return 1;
+    }
+    sb_log_info("node %s started", wsd_srv.common.node_id);
+    wsd_db_start();
+    wsd_server_run();
+    wsd_node_stop();
+    wsd_db_stop();
+    wsd_server_stop();
+    return 0;
+}
+
+static void
+release(void)
+{
+    wsd_options_split_free(wsd_srv.anon_patterns);
+    wsd_options_split_free(wsd_srv.origins);
+    wsd_options_set_secret(&wsd_srv, NULL, 0);
+    sb_config_free(wsd_srv.cfg);
+}
 
 int
 main(int argc, char **argv)
 {
-    struct sb_config *cfg = sb_config_new("wsd", PACKAGE_VERSION);
-    struct sb_common_config common;
-    struct wsd_config wsd;
     int status;
 
-    sb_config_add_common(cfg, &common);
-    sb_config_add(cfg, wsd_options,
-                  sizeof(wsd_options) / sizeof(wsd_options[0]), &wsd);
-    status = sb_config_startup(cfg, argc, argv);
+    srandom((unsigned)(time(NULL) ^ getpid()));
+    status = configure(argc, argv);
     if (status == SB_CONFIG_CONTINUE)
-        status = EXIT_SUCCESS;
-    sb_config_free(cfg);
+        status = run();
+    release();
     return status;
 }

@@ -1,0 +1,264 @@
+/*
+ * auth.c: authentication of a WebSocket connection (see auth.h). One timer
+ * per connection serves three purposes in turn: the auth timeout while
+ * waiting for a token, the token's expiry (exp plus the leeway), and the
+ * end of the grace that follows it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "limits.h"
+#include "log.h"
+#include "metrics.h"
+#include "node.h"
+#include "proto.h"
+#include "sub.h"
+#include "wsd.h"
+#include "xalloc.h"
+
+#define BEARER "Bearer "
+
+/* --- the timer --- */
+
+static void
+timer_cb(lws_sorted_usec_list_t *sul)
+{
+    struct wsd_conn *c = lws_container_of(sul, struct wsd_conn, sul_auth);
+
+    if (!wsd_conn_alive(c))
+        return;
+    if (c->auth == WSD_AUTH_WAITING) {
+        wsd_reply_error(c, NULL, SB_E_UNAUTHORIZED,
+                        "unauthorized: no auth within auth_timeout", NULL, -1);
+        wsd_conn_close(c, SB_CLOSE_UNAUTHORIZED, "unauthorized", true);
+    } else if (c->auth == WSD_AUTH_OK) {
+        c->auth = WSD_AUTH_GRACE;
+        wsd_reply_error(c, NULL, SB_E_TOKEN_EXPIRED,
+                        "token expired: send a new token with auth", NULL, -1);
+        lws_sul_schedule(wsd_srv.context, 0, &c->sul_auth, timer_cb,
+                         wsd_srv.conf.token_grace_ms * LWS_US_PER_MS);
+    } else if (c->auth == WSD_AUTH_GRACE) {
+        wsd_conn_close(c, SB_CLOSE_TOKEN_EXPIRED, "token expired", true);
+    }
+}
+
+static void
+schedule_expiry(struct wsd_conn *c)
+{
+    long long due_ms = (c->token->exp + SB_TOKEN_LEEWAY) * 1000LL;
+    long long in_ms = due_ms - wsd_now_ms();
+
+    lws_sul_schedule(wsd_srv.context, 0, &c->sul_auth, timer_cb,
+                     (in_ms > 0 ? in_ms : 0) * LWS_US_PER_MS);
+}
+
+/* --- hello and auth.ok --- */
+
+static json_t *
+limits(void)
+{
+    const struct wsd_config *k = &wsd_srv.conf;
+
+    return json_pack(
+        "{sI sI sI sI sI sI sI sI sI sI}", "max_message_bytes",
+        (json_int_t)k->max_message_bytes, "max_data_bytes",
+        (json_int_t)wsd_srv.common.max_data_bytes, "max_subscriptions",
+        (json_int_t)k->max_subscriptions, "publish_rate",
+        (json_int_t)k->publish_rate, "publish_burst",
+        (json_int_t)k->publish_burst, "history_max",
+        (json_int_t)SB_HISTORY_MAX, "batch_max", (json_int_t)SB_BATCH_MAX,
+        "auth_timeout", (json_int_t)(k->auth_timeout_ms / 1000),
+        "token_grace", (json_int_t)(k->token_grace_ms / 1000),
+        "send_queue_max", (json_int_t)k->send_queue_max);
+}
+
+static void
+send_hello(struct wsd_conn *c, const char *auth)
+{
+    json_t *o = wsd_reply_new("hello", NULL);
+
+    json_object_set_new(o, "protocol", json_string("switchboard.v1"));
+    json_object_set_new(o, "node", json_string(wsd_srv.common.node_id));
+    json_object_set_new(o, "server_ts", json_integer(wsd_now_ms()));
+    json_object_set_new(o, "auth", json_string(auth));
+    json_object_set_new(o, "limits", limits());
+    wsd_conn_send_json(c, o);
+}
+
+static void
+send_ok(struct wsd_conn *c, const json_t *ref)
+{
+    json_t *o = wsd_reply_new("auth.ok", ref);
+    const struct sb_token *t = c->token;
+
+    json_object_set_new(o, "sub", json_string(t->sub));
+    json_object_set_new(o, "role", json_string(sb_role_name(t->role)));
+    json_object_set_new(o, "sender", json_string(sb_token_sender(t)));
+    json_object_set_new(o, "exp", json_integer(t->exp));
+    wsd_conn_send_json(c, o);
+}
+
+/* --- verification --- */
+
+static struct sb_token *
+verify(struct wsd_conn *c, const char *jwt, size_t len, struct sb_error *err)
+{
+    struct sb_token *t;
+
+    if (len > SB_TOKEN_MAX) {
+        sb_error_set(err, SB_E_TOO_LARGE, "too large: token over %d bytes",
+                     SB_TOKEN_MAX);
+        t = NULL;
+    } else if (wsd_srv.secret == NULL) {
+        sb_error_set(err, SB_E_UNAUTHORIZED,
+                     "unauthorized: this node accepts no tokens");
+        t = NULL;
+    } else {
+        t = sb_token_verify(jwt, len, wsd_srv.secret, wsd_srv.secret_len,
+                            time(NULL), err);
+    }
+    if (t == NULL) {
+        wsd_stats.auth_failures++;
+        sb_log_info("conn %s: token refused: %s", c->idtext, err->message);
+        wsd_node_audit("auth_failure", NULL, NULL, c->remote, err->message);
+    }
+    return t;
+}
+
+static void
+accept_token(struct wsd_conn *c, struct sb_token *t, const json_t *ref)
+{
+    bool first = c->token == NULL;
+
+    sb_token_free(c->token);
+    c->token = t;
+    c->auth = WSD_AUTH_OK;
+    schedule_expiry(c);
+    send_ok(c, ref);
+    if (first) {
+        sb_log_debug("conn %s: authenticated as %s", c->idtext,
+                     sb_token_sender(t));
+        wsd_node_audit("connect", sb_token_sender(t), NULL, c->remote, NULL);
+    }
+    wsd_sub_recheck(c);
+}
+
+/* A first token that failed: say why, then close with 4001. */
+static void
+refuse_first(struct wsd_conn *c, const json_t *ref, const struct sb_error *err)
+{
+    wsd_reply_sberr(c, ref, err, NULL);
+    wsd_conn_close(c, SB_CLOSE_UNAUTHORIZED, "unauthorized", true);
+}
+
+/* --- the upgrade request --- */
+
+/* The token of the upgrade request, as a new string, or NULL. */
+static char *
+request_token(struct lws *wsi)
+{
+    int len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    char *buf;
+
+    if (len > 0) {
+        buf = sb_malloc((size_t)len + 1);
+        if (lws_hdr_copy(wsi, buf, len + 1, WSI_TOKEN_HTTP_AUTHORIZATION) <
+                0 ||
+            strncasecmp(buf, BEARER, strlen(BEARER)) != 0) {
+            buf[0] = '\0'; /* present but not a bearer token: refused */
+            return buf;
+        }
+        memmove(buf, buf + strlen(BEARER), strlen(buf + strlen(BEARER)) + 1);
+        return buf;
+    }
+    buf = sb_malloc(SB_TOKEN_MAX + 2);
+    if (lws_get_urlarg_by_name(wsi, "access_token=", buf, SB_TOKEN_MAX + 2) !=
+        NULL) {
+        const char *v = buf + strlen("access_token=");
+
+        memmove(buf, v, strlen(v) + 1);
+        return buf;
+    }
+    free(buf);
+    return NULL;
+}
+
+void
+wsd_auth_open(struct wsd_conn *c)
+{
+    char *jwt = request_token(c->wsi);
+    struct sb_error err;
+    struct sb_token *t;
+
+    if (jwt == NULL) {
+        bool anon = wsd_srv.anon_patterns && wsd_srv.anon_patterns[0];
+
+        send_hello(c, anon ? "optional" : "required");
+        c->auth = anon ? WSD_AUTH_ANON : WSD_AUTH_WAITING;
+        if (!anon)
+            lws_sul_schedule(wsd_srv.context, 0, &c->sul_auth, timer_cb,
+                             wsd_srv.conf.auth_timeout_ms * LWS_US_PER_MS);
+        return;
+    }
+    t = verify(c, jwt, strlen(jwt), &err);
+    free(jwt);
+    send_hello(c, t != NULL ? "done" : "required");
+    if (t != NULL)
+        accept_token(c, t, NULL);
+    else
+        refuse_first(c, NULL, &err);
+}
+
+/* --- the auth op --- */
+
+static void
+refresh(const struct wsd_req *r, struct sb_token *t)
+{
+    struct wsd_conn *c = r->c;
+
+    if (strcmp(t->sub, c->token->sub) != 0) {
+        sb_token_free(t);
+        wsd_reply_error(c, r->ref, SB_E_FORBIDDEN,
+                        "forbidden: a refresh must keep the same sub", NULL,
+                        -1);
+        return;
+    }
+    accept_token(c, t, r->ref);
+}
+
+void
+wsd_auth_handle(const struct wsd_req *r)
+{
+    static const char *const allowed[] = {"token", NULL};
+    struct wsd_conn *c = r->c;
+    const char *jwt;
+    struct sb_error err;
+    struct sb_token *t;
+
+    if (wsd_req_members(r, allowed) != SB_OK ||
+        (jwt = wsd_req_string(r, "token")) == NULL)
+        return;
+    t = verify(c, jwt, strlen(jwt), &err);
+    if (c->token == NULL) {
+        lws_sul_cancel(&c->sul_auth);
+        if (t != NULL)
+            accept_token(c, t, r->ref);
+        else
+            refuse_first(c, r->ref, &err);
+        return;
+    }
+    if (t == NULL)
+        wsd_reply_sberr(c, r->ref, &err, NULL);
+    else
+        refresh(r, t);
+}
+
+void
+wsd_auth_conn_closed(struct wsd_conn *c)
+{
+    if (c->token != NULL)
+        wsd_node_audit("disconnect", sb_token_sender(c->token), NULL,
+                       c->remote, NULL);
+}

@@ -1,0 +1,269 @@
+/*
+ * conn.c: one WebSocket connection (see conn.h): lifetime, assembling
+ * client messages from fragments within max_message_bytes, the send queue
+ * with its slow-consumer bound, and the writable callback.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "error.h"
+#include "log.h"
+#include "metrics.h"
+#include "metricsub.h"
+#include "proto.h"
+#include "sub.h"
+#include "wsd.h"
+#include "xalloc.h"
+
+/* Largest "events" frame built from queued event frames. */
+#define BATCH_MAX_BYTES 65536
+
+static void
+link_conn(struct wsd_conn *c)
+{
+    c->next = wsd_srv.conns;
+    if (c->next != NULL)
+        c->next->prev = c;
+    wsd_srv.conns = c;
+    wsd_srv.nconns++;
+}
+
+static void
+unlink_conn(struct wsd_conn *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        wsd_srv.conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    wsd_srv.nconns--;
+}
+
+struct wsd_conn *
+wsd_conn_new(struct lws *wsi)
+{
+    struct wsd_conn *c = sb_calloc(1, sizeof(*c));
+
+    c->wsi = wsi;
+    c->refs = 1;
+    c->id = ++wsd_srv.next_conn_id;
+    snprintf(c->idtext, sizeof(c->idtext), "%llu", (unsigned long long)c->id);
+    lws_get_peer_simple(wsi, c->remote, sizeof(c->remote));
+    c->bucket = (double)wsd_srv.conf.publish_burst;
+    c->bucket_us = wsd_mono_us();
+    link_conn(c);
+    return c;
+}
+
+struct wsd_conn *
+wsd_conn_ref(struct wsd_conn *c)
+{
+    c->refs++;
+    return c;
+}
+
+void
+wsd_conn_unref(struct wsd_conn *c)
+{
+    if (c == NULL)
+        return;
+    SB_ASSERT(c->refs > 0);
+    if (--c->refs > 0)
+        return;
+    wsd_sendq_clear(&c->q);
+    sb_token_free(c->token);
+    free(c->rx);
+    free(c);
+}
+
+bool
+wsd_conn_alive(const struct wsd_conn *c)
+{
+    return c->wsi != NULL && c->close_code == 0;
+}
+
+/* --- sending --- */
+
+static void
+slow_consumer(struct wsd_conn *c)
+{
+    wsd_stats.slow_closes++;
+    sb_log_info("conn %s: slow consumer: %zu bytes queued, closing",
+                c->idtext, c->q.bytes);
+    wsd_conn_close(c, SB_CLOSE_SLOW_CONSUMER, "slow consumer", false);
+}
+
+void
+wsd_conn_send(struct wsd_conn *c, struct wsd_buf *buf, bool replay)
+{
+    if (!wsd_conn_alive(c)) {
+        wsd_stats.queue_drops++;
+        return;
+    }
+    if (!replay && c->q.live_bytes + buf->len >
+                       (size_t)wsd_srv.conf.send_queue_max) {
+        slow_consumer(c);
+        return;
+    }
+    wsd_sendq_push(&c->q, buf, replay);
+    lws_callback_on_writable(c->wsi);
+}
+
+void
+wsd_conn_send_json(struct wsd_conn *c, json_t *msg)
+{
+    size_t len = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+    struct wsd_buf *b = wsd_buf_new(len);
+
+    json_dumpb(msg, (char *)wsd_buf_payload(b), len, JSON_COMPACT);
+    json_decref(msg);
+    wsd_conn_send(c, b, false);
+    wsd_buf_unref(b);
+}
+
+void
+wsd_conn_close(struct wsd_conn *c, int code, const char *reason, bool flush)
+{
+    if (!wsd_conn_alive(c))
+        return;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+    if (!flush) {
+        /* The peer may not read at all: if the close frame cannot be
+         * written within a second, the socket is dropped. */
+        wsd_stats.queue_drops += wsd_sendq_clear(&c->q);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 1);
+    }
+    lws_callback_on_writable(c->wsi);
+}
+
+size_t
+wsd_conn_close_some(size_t max)
+{
+    size_t open = 0;
+
+    for (struct wsd_conn *c = wsd_srv.conns; c != NULL; c = c->next) {
+        if (!wsd_conn_alive(c)) {
+            open += c->wsi != NULL;
+            continue;
+        }
+        open++;
+        if (max > 0) {
+            wsd_conn_close(c, SB_CLOSE_GOING_AWAY, "server shutting down",
+                           true);
+            max--;
+        }
+    }
+    return open;
+}
+
+/* --- receiving --- */
+
+static int
+refuse(struct wsd_conn *c, int code, const char *reason)
+{
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = c->rx_cap = 0;
+    wsd_conn_close(c, code, reason, false);
+    return 0;
+}
+
+static void
+append(struct wsd_conn *c, const void *in, size_t len)
+{
+    if (c->rx_len + len + 1 > c->rx_cap) {
+        size_t cap = c->rx_cap ? c->rx_cap : 1024;
+
+        while (cap < c->rx_len + len + 1)
+            cap *= 2;
+        c->rx = sb_realloc(c->rx, cap);
+        c->rx_cap = cap;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    c->rx[c->rx_len] = '\0';
+}
+
+int
+wsd_conn_handle_receive(struct wsd_conn *c, const void *in, size_t len)
+{
+    if (!wsd_conn_alive(c))
+        return 0;
+    if (lws_frame_is_binary(c->wsi))
+        return refuse(c, SB_CLOSE_UNSUPPORTED, "text frames only");
+    if (c->rx_len + len > (size_t)wsd_srv.conf.max_message_bytes)
+        return refuse(c, SB_CLOSE_TOO_BIG, "message too big");
+    append(c, in, len);
+    if (!lws_is_final_fragment(c->wsi) ||
+        lws_remaining_packet_payload(c->wsi) > 0)
+        return 0;
+    wsd_stats.messages_in++;
+    wsd_proto_message(c, c->rx, c->rx_len);
+    c->rx_len = 0;
+    if (c->rx_cap > 4096) { /* an idle connection keeps no big buffer */
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_cap = 0;
+    }
+    return 0;
+}
+
+/* --- writing --- */
+
+static int
+write_frame(struct wsd_conn *c)
+{
+    size_t messages;
+    struct wsd_buf *b =
+        wsd_sendq_next_frame(&c->q, BATCH_MAX_BYTES, &messages);
+    int n;
+
+    if (b == NULL)
+        return 0;
+    n = lws_write(c->wsi, wsd_buf_payload(b), b->len, LWS_WRITE_TEXT);
+    wsd_buf_unref(b);
+    if (n < 0)
+        return -1;
+    wsd_stats.frames_out++;
+    wsd_stats.messages_out += messages;
+    return 0;
+}
+
+int
+wsd_conn_handle_writable(struct wsd_conn *c)
+{
+    if (c->q.head == NULL && c->close_code != 0) {
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason,
+                         strlen(c->close_reason));
+        return -1;
+    }
+    if (write_frame(c) != 0)
+        return -1;
+    if (c->q.head != NULL || c->close_code != 0)
+        lws_callback_on_writable(c->wsi);
+    if (c->close_code == 0 &&
+        c->q.bytes < (size_t)wsd_srv.conf.send_queue_max / 2)
+        wsd_sub_conn_drained(c);
+    return 0;
+}
+
+void
+wsd_conn_handle_closed(struct wsd_conn *c)
+{
+    sb_log_debug("conn %s: closed", c->idtext);
+    lws_sul_cancel(&c->sul_auth);
+    wsd_sub_conn_closed(c);
+    wsd_metricsub_conn_closed(c);
+    wsd_auth_conn_closed(c);
+    wsd_stats.queue_drops += wsd_sendq_clear(&c->q);
+    c->wsi = NULL;
+    unlink_conn(c);
+    wsd_conn_unref(c);
+}

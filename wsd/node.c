@@ -1,0 +1,223 @@
+/*
+ * node.c: the node's rows and audit records (see node.h). Every query here
+ * is a write on the writer connection, so a heartbeat is always in the
+ * database before the presence rows that need it.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+#include "node.h"
+#include "wsd.h"
+#include "xalloc.h"
+
+#define HEARTBEAT_SQL                                                          \
+    "SELECT switchboard.node_heartbeat($1, 'wsd', $2, $3::integer, "           \
+    "$4::integer, $5::integer, $6::jsonb)"
+#define PRUNE_SQL "SELECT switchboard.prune_nodes()"
+#define JOIN_SQL "SELECT switchboard.presence_join($1, $2, $3, $4)"
+#define LEAVE_SQL "SELECT switchboard.presence_leave($1, $2, $3)"
+#define GONE_SQL "SELECT switchboard.node_gone($1)"
+#define AUDIT_SQL                                                              \
+    "SELECT count(switchboard.audit_record(a->>'kind', a->>'node', "           \
+    "a->>'subject', a->>'channel', a->>'remote', "                             \
+    "coalesce(a->'detail', '{}'))) FROM jsonb_array_elements($1::jsonb) a"
+/* Prune dead nodes every this many heartbeats. */
+#define PRUNE_EVERY 3
+/* Audit records are written once per this interval, at most AUDIT_MAX of
+ * them waiting (more are counted and dropped: the audit trail must not
+ * take the daemon down under a connection storm). */
+#define AUDIT_FLUSH_MS 1000
+#define AUDIT_MAX 10000
+
+/* Namespaces whose channels list their subscribers. The database's
+ * namespaces.presence says the same for the seeded namespaces; the
+ * daemons' role cannot read that table. */
+static const char *const presence_namespaces[] = {"chat", NULL};
+
+static lws_sorted_usec_list_t heartbeat_sul;
+static lws_sorted_usec_list_t audit_sul;
+static unsigned beats;
+static json_t *audit_rows;
+static unsigned long audit_dropped;
+
+static void
+logged(PGresult *res, const struct sb_error *err, void *arg)
+{
+    if (res == NULL)
+        sb_log_warn("node: %s failed: %s", (const char *)arg, err->message);
+}
+
+static void
+write_query(const char *sql, int n, const char *const *params,
+            const char *what)
+{
+    if (wsd_db_write(sql, n, params, logged, (void *)(uintptr_t)what) != SB_OK)
+        sb_log_debug("node: %s skipped: database unreachable", what);
+}
+
+/* --- heartbeat --- */
+
+static void
+heartbeat(void)
+{
+    char pid[16], conns[24], subs[24], *detail;
+    const char *params[6];
+
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    snprintf(conns, sizeof(conns), "%lld", wsd_srv.nconns);
+    snprintf(subs, sizeof(subs), "%lld", wsd_srv.nsubs);
+    detail = sb_asprintf("{\"version\":\"%s\",\"port\":%lld}",
+                         PACKAGE_VERSION, wsd_srv.conf.listen_port);
+    params[0] = wsd_srv.common.node_id;
+    params[1] = wsd_srv.host;
+    params[2] = pid;
+    params[3] = conns;
+    params[4] = subs;
+    params[5] = detail;
+    write_query(HEARTBEAT_SQL, 6, params, "heartbeat");
+    free(detail);
+    if (beats++ % PRUNE_EVERY == 0)
+        write_query(PRUNE_SQL, 0, NULL, "prune_nodes");
+}
+
+static void
+heartbeat_cb(lws_sorted_usec_list_t *sul)
+{
+    if (wsd_srv.phase == WSD_RUNNING)
+        heartbeat();
+    lws_sul_schedule(wsd_srv.context, 0, &heartbeat_sul, heartbeat_cb,
+                     wsd_srv.conf.heartbeat_interval_ms * LWS_US_PER_MS);
+}
+
+void
+wsd_node_db_up(void)
+{
+    heartbeat();
+    lws_sul_schedule(wsd_srv.context, 0, &heartbeat_sul, heartbeat_cb,
+                     wsd_srv.conf.heartbeat_interval_ms * LWS_US_PER_MS);
+}
+
+void
+wsd_node_stop(void)
+{
+    lws_sul_cancel(&heartbeat_sul);
+    lws_sul_cancel(&audit_sul);
+    json_decref(audit_rows);
+    audit_rows = NULL;
+}
+
+/* --- presence --- */
+
+static bool
+has_presence(const char *channel)
+{
+    size_t len = strcspn(channel, ":");
+
+    for (const char *const *ns = presence_namespaces; *ns != NULL; ns++) {
+        if (strlen(*ns) == len && strncmp(*ns, channel, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool
+wsd_node_presence_join(struct wsd_conn *c, const char *channel)
+{
+    const char *params[4];
+
+    if (c->token == NULL || !has_presence(channel))
+        return false;
+    params[0] = wsd_srv.common.node_id;
+    params[1] = c->idtext;
+    params[2] = channel;
+    params[3] = sb_token_sender(c->token);
+    write_query(JOIN_SQL, 4, params, "presence_join");
+    return true;
+}
+
+void
+wsd_node_presence_leave(struct wsd_conn *c, const char *channel)
+{
+    const char *params[3] = {wsd_srv.common.node_id, c->idtext, channel};
+
+    write_query(LEAVE_SQL, 3, params, "presence_leave");
+}
+
+/* --- audit --- */
+
+static void
+audit_flush(lws_sorted_usec_list_t *sul)
+{
+    char *json;
+    const char *params[1];
+
+    if (audit_rows == NULL || json_array_size(audit_rows) == 0)
+        return;
+    json = json_dumps(audit_rows, JSON_COMPACT);
+    params[0] = json;
+    write_query(AUDIT_SQL, 1, params, "audit");
+    free(json);
+    json_array_clear(audit_rows);
+    if (audit_dropped > 0)
+        sb_log_warn("node: %lu audit records dropped", audit_dropped);
+    audit_dropped = 0;
+}
+
+static void
+set_opt(json_t *o, const char *key, const char *value)
+{
+    if (value != NULL)
+        json_object_set_new(o, key, json_string(value));
+}
+
+void
+wsd_node_audit(const char *kind, const char *subject, const char *channel,
+               const char *remote, const char *why)
+{
+    json_t *o;
+
+    if (audit_rows == NULL)
+        audit_rows = json_array();
+    if (json_array_size(audit_rows) >= AUDIT_MAX) {
+        audit_dropped++;
+        return;
+    }
+    o = json_pack("{s:s, s:s}", "kind", kind, "node", wsd_srv.common.node_id);
+    set_opt(o, "subject", subject);
+    set_opt(o, "channel", channel);
+    set_opt(o, "remote", remote);
+    if (why != NULL)
+        json_object_set_new(o, "detail", json_pack("{s:s}", "reason", why));
+    json_array_append_new(audit_rows, o);
+    if (json_array_size(audit_rows) == 1)
+        lws_sul_schedule(wsd_srv.context, 0, &audit_sul, audit_flush,
+                         AUDIT_FLUSH_MS * LWS_US_PER_MS);
+}
+
+/* --- leaving --- */
+
+static void
+gone_done(PGresult *res, const struct sb_error *err, void *arg)
+{
+    void (*done)(void) = (void (*)(void))arg;
+
+    if (res == NULL)
+        sb_log_warn("node: node_gone failed: %s", err->message);
+    done();
+}
+
+void
+wsd_node_gone(void (*done)(void))
+{
+    const char *params[1] = {wsd_srv.common.node_id};
+
+    audit_flush(NULL);
+    lws_sul_cancel(&heartbeat_sul);
+    if (wsd_db_write(GONE_SQL, 1, params, gone_done, (void *)done) != SB_OK)
+        done();
+}

@@ -1,0 +1,308 @@
+/*
+ * proto.c: client messages (see proto.h). A message must be a JSON object
+ * (duplicate keys refused) with a string "op" and an optional "ref" (a
+ * string of 1..64 bytes or an integer). The op table names the handler
+ * and what the connection's authentication must be for it.
+ */
+#include <string.h>
+
+#include "auth.h"
+#include "channel.h"
+#include "history.h"
+#include "log.h"
+#include "metricsub.h"
+#include "proto.h"
+#include "publish.h"
+#include "sub.h"
+#include "wsd.h"
+#include "xalloc.h"
+
+#define REF_MAX 64
+/* Retry hint for unavailable, milliseconds. */
+#define UNAVAILABLE_RETRY_MS 1000
+
+enum gate {
+    GATE_NONE,  /* any time (auth, ping) */
+    GATE_AUTH,  /* authenticated or anonymous */
+    GATE_FRESH, /* also refused during the token grace */
+};
+
+static void handle_ping(const struct wsd_req *r);
+
+static const struct {
+    const char *op;
+    void (*handle)(const struct wsd_req *r);
+    enum gate gate;
+} ops[] = {
+    {"auth", wsd_auth_handle, GATE_NONE},
+    {"ping", handle_ping, GATE_NONE},
+    {"subscribe", wsd_sub_handle_subscribe, GATE_FRESH},
+    {"unsubscribe", wsd_sub_handle_unsubscribe, GATE_AUTH},
+    {"publish", wsd_publish_handle_publish, GATE_FRESH},
+    {"signal", wsd_publish_handle_signal, GATE_FRESH},
+    {"history", wsd_history_handle_history, GATE_FRESH},
+    {"presence", wsd_history_handle_presence, GATE_FRESH},
+    {"metrics.subscribe", wsd_metricsub_handle_subscribe, GATE_FRESH},
+    {"metrics.refresh", wsd_metricsub_handle_refresh, GATE_FRESH},
+    {"metrics.interval", wsd_metricsub_handle_interval, GATE_FRESH},
+    {"metrics.unsubscribe", wsd_metricsub_handle_unsubscribe, GATE_AUTH},
+};
+
+/* --- replies --- */
+
+json_t *
+wsd_reply_new(const char *op, const json_t *ref)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "op", json_string(op));
+    if (ref != NULL)
+        json_object_set_new(o, "ref", json_deep_copy(ref));
+    return o;
+}
+
+void
+wsd_reply_error(struct wsd_conn *c, const json_t *ref, enum sb_errcode code,
+                const char *message, const char *channel, long long retry_ms)
+{
+    json_t *o = wsd_reply_new("error", ref);
+
+    json_object_set_new(o, "code", json_string(sb_errcode_name(code)));
+    json_object_set_new(o, "message",
+                        json_string(message != NULL
+                                        ? message
+                                        : sb_errcode_message(code)));
+    if (channel != NULL)
+        json_object_set_new(o, "channel", json_string(channel));
+    if (retry_ms >= 0)
+        json_object_set_new(o, "retry", json_integer(retry_ms));
+    wsd_conn_send_json(c, o);
+}
+
+void
+wsd_reply_sberr(struct wsd_conn *c, const json_t *ref,
+                const struct sb_error *err, const char *channel)
+{
+    wsd_reply_error(c, ref, err->code, err->message, channel,
+                    err->code == SB_E_UNAVAILABLE ? UNAVAILABLE_RETRY_MS : -1);
+}
+
+/* --- request helpers --- */
+
+static bool
+listed(const char *key, const char *const *allowed)
+{
+    if (strcmp(key, "op") == 0 || strcmp(key, "ref") == 0)
+        return true;
+    for (; allowed != NULL && *allowed != NULL; allowed++) {
+        if (strcmp(key, *allowed) == 0)
+            return true;
+    }
+    return false;
+}
+
+int
+wsd_req_members(const struct wsd_req *r, const char *const *allowed)
+{
+    const char *key;
+    json_t *value;
+    char msg[128];
+
+    json_object_foreach(r->msg, key, value) {
+        if (!listed(key, allowed)) {
+            snprintf(msg, sizeof(msg), "bad request: unknown member \"%.64s\"",
+                     key);
+            wsd_reply_error(r->c, r->ref, SB_E_BAD_REQUEST, msg, NULL, -1);
+            return SB_ERR;
+        }
+    }
+    return SB_OK;
+}
+
+const char *
+wsd_req_string(const struct wsd_req *r, const char *name)
+{
+    json_t *v = json_object_get(r->msg, name);
+    char msg[128];
+
+    if (json_is_string(v))
+        return json_string_value(v);
+    snprintf(msg, sizeof(msg), "bad request: \"%s\" %s", name,
+             v == NULL ? "is missing" : "must be a string");
+    wsd_reply_error(r->c, r->ref, SB_E_BAD_REQUEST, msg, NULL, -1);
+    return NULL;
+}
+
+int
+wsd_req_allows(const struct wsd_conn *c, enum sb_verb verb,
+               const char *channel)
+{
+    if (c->auth == WSD_AUTH_ANON) {
+        if (verb != SB_VERB_READ)
+            return SB_ERR;
+        for (char **p = wsd_srv.anon_patterns; p && *p; p++) {
+            if (sb_pattern_match(*p, channel))
+                return SB_OK;
+        }
+        return SB_ERR;
+    }
+    return sb_token_allows(c->token, verb, channel) ? SB_OK : SB_ERR;
+}
+
+static const char *
+verb_name(enum sb_verb verb)
+{
+    return verb == SB_VERB_READ ? "read"
+           : verb == SB_VERB_PUBLISH ? "publish"
+                                     : "signal";
+}
+
+const char *
+wsd_req_channel(const struct wsd_req *r, enum sb_verb verb)
+{
+    const char *channel = wsd_req_string(r, "channel");
+    struct sb_error err;
+    char msg[256];
+
+    if (channel == NULL)
+        return NULL;
+    if (sb_channel_check(channel, &err) != SB_OK) {
+        wsd_reply_sberr(r->c, r->ref, &err, NULL);
+        return NULL;
+    }
+    if (wsd_req_allows(r->c, verb, channel) != SB_OK) {
+        snprintf(msg, sizeof(msg), "forbidden: %s on %s", verb_name(verb),
+                 channel);
+        wsd_reply_error(r->c, r->ref, SB_E_FORBIDDEN, msg, channel, -1);
+        return NULL;
+    }
+    return channel;
+}
+
+/* --- ping --- */
+
+static void
+handle_ping(const struct wsd_req *r)
+{
+    static const char *const allowed[] = {"ts", NULL};
+    json_t *ts = json_object_get(r->msg, "ts");
+    json_t *o;
+
+    if (wsd_req_members(r, allowed) != SB_OK)
+        return;
+    if (!json_is_number(ts)) {
+        wsd_reply_error(r->c, r->ref, SB_E_BAD_REQUEST,
+                        "bad request: \"ts\" must be a number", NULL, -1);
+        return;
+    }
+    o = wsd_reply_new("pong", r->ref);
+    json_object_set(o, "ts", ts);
+    json_object_set_new(o, "server_ts", json_integer(wsd_now_ms()));
+    wsd_conn_send_json(r->c, o);
+}
+
+/* --- dispatch --- */
+
+static int
+gate(const struct wsd_req *r, enum gate g)
+{
+    enum wsd_auth a = r->c->auth;
+
+    if (g == GATE_NONE || a == WSD_AUTH_OK || a == WSD_AUTH_ANON)
+        return SB_OK;
+    if (a == WSD_AUTH_GRACE) {
+        if (g == GATE_AUTH)
+            return SB_OK;
+        wsd_reply_error(r->c, r->ref, SB_E_TOKEN_EXPIRED,
+                        "token expired: send a new token with auth", NULL,
+                        -1);
+        return SB_ERR;
+    }
+    wsd_reply_error(r->c, r->ref, SB_E_UNAUTHORIZED,
+                    "unauthorized: send auth first", NULL, -1);
+    return SB_ERR;
+}
+
+static void
+dispatch(struct wsd_req *r)
+{
+    char msg[128];
+
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (strcmp(r->op, ops[i].op) == 0) {
+            if (gate(r, ops[i].gate) == SB_OK)
+                ops[i].handle(r);
+            return;
+        }
+    }
+    snprintf(msg, sizeof(msg), "bad request: unknown op: %.64s", r->op);
+    wsd_reply_error(r->c, r->ref, SB_E_BAD_REQUEST, msg, NULL, -1);
+}
+
+/* The ref member when it is readable: a string of 1..64 bytes or an
+ * integer. *bad is set when a ref is present but unreadable. */
+static json_t *
+read_ref(json_t *msg, bool *bad)
+{
+    json_t *ref = json_object_get(msg, "ref");
+    size_t len;
+
+    *bad = false;
+    if (ref == NULL || json_is_integer(ref))
+        return ref;
+    len = json_is_string(ref) ? json_string_length(ref) : 0;
+    if (len >= 1 && len <= REF_MAX)
+        return ref;
+    *bad = true;
+    return NULL;
+}
+
+static json_t *
+parse(struct wsd_conn *c, const char *text, size_t len)
+{
+    json_error_t jerr;
+    json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    char m[256];
+
+    if (msg == NULL) {
+        enum sb_errcode code = json_error_code(&jerr) == json_error_invalid_utf8
+                                   ? SB_E_INVALID_UTF8
+                                   : SB_E_INVALID_JSON;
+
+        snprintf(m, sizeof(m), "%s: %s", sb_errcode_message(code), jerr.text);
+        wsd_reply_error(c, NULL, code, m, NULL, -1);
+        return NULL;
+    }
+    if (!json_is_object(msg)) {
+        wsd_reply_error(c, NULL, SB_E_BAD_REQUEST,
+                        "bad request: a message must be a JSON object", NULL,
+                        -1);
+        json_decref(msg);
+        return NULL;
+    }
+    return msg;
+}
+
+void
+wsd_proto_message(struct wsd_conn *c, const char *text, size_t len)
+{
+    json_t *msg = parse(c, text, len);
+    struct wsd_req r = {c, msg, NULL, NULL};
+    bool bad_ref;
+
+    if (msg == NULL)
+        return;
+    r.ref = read_ref(msg, &bad_ref);
+    r.op = json_string_value(json_object_get(msg, "op"));
+    if (bad_ref)
+        wsd_reply_error(c, NULL, SB_E_BAD_REQUEST,
+                        "bad request: \"ref\" must be a string of 1 to 64 "
+                        "bytes or an integer",
+                        NULL, -1);
+    else if (r.op == NULL)
+        wsd_reply_error(c, r.ref, SB_E_BAD_REQUEST,
+                        "bad request: \"op\" must be a string", NULL, -1);
+    else
+        dispatch(&r);
+    json_decref(msg);
+}
