@@ -141,18 +141,49 @@ END $$;
 SQL
 }
 
+# One file per daemon: each rejects options it does not have.
 write_config() {
-    local secret
+    local secret common
     secret=$(psql -X -q -d "$owner_url" -tAc 'SELECT switchboard.token_secret()')
+    common="database_url = $app_url
+token_secret = $secret
+log_level = info"
     (
         umask 077
-        cat > "$var/switchboard.conf" <<EOF
-# switchboard configuration of the quick-start stack (see docs/OPERATIONS.md)
-database_url = $app_url
-token_secret = $secret
-log_level = info
-EOF
+        printf '# wsd of the quick-start stack (see wsd.conf.example)\n%s\nlisten_port = %s\n' \
+            "$common" "$wsd_port" > "$var/wsd.conf"
+        printf '# switchboard-fcgi of the quick-start stack\n%s\n' "$common" \
+            > "$var/fcgi.conf"
     )
+}
+
+daemon_running() {
+    [ -f "$var/$1.pid" ] && kill -0 "$(cat "$var/$1.pid")" 2>/dev/null
+}
+
+# GET http://127.0.0.1:PORT/PATH answers 200 (bash's /dev/tcp, no curl needed).
+http_ok() {
+    local reply
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
+    read -r -t 2 reply <&3 || true
+    exec 3<&-
+    case "$reply" in "HTTP/1."?" 200"*) return 0 ;; esac
+    return 1
+}
+
+start_wsd() {
+    daemon_running wsd && return 0
+    "$top/build/wsd/wsd" --config "$var/wsd.conf" --log_file "$var/wsd.log" \
+        < /dev/null > /dev/null 2>&1 &
+    echo $! > "$var/wsd.pid"
+    for _ in $(seq 50); do
+        http_ok "$wsd_port" /healthz 2>/dev/null && return 0
+        daemon_running wsd || break
+        sleep 0.2
+    done
+    tail -n 20 "$var/wsd.log" >&2 || true
+    die "wsd did not become healthy on port $wsd_port (log above)"
 }
 
 cmd_up() {
@@ -160,13 +191,13 @@ cmd_up() {
     say "building"
     build "$top/build"
     mkdir -p "$var"
+    wsd_port=${SWITCHBOARD_WSD_PORT:-8080}
     database_urls
     db_setup
     write_config
-    for d in wsd/wsd fcgi/switchboard-fcgi; do
-        "$top/build/$d" --config "$var/switchboard.conf" --check-config \
-            > /dev/null || die "$d rejected $var/switchboard.conf"
-    done
+    "$top/build/fcgi/switchboard-fcgi" --config "$var/fcgi.conf" \
+        --check-config > /dev/null || die "switchboard-fcgi rejected fcgi.conf"
+    start_wsd
     print_summary
 }
 
@@ -178,7 +209,8 @@ print_summary() {
 
 switchboard is up.
   database     psql "$url"
-  config       $var/switchboard.conf
+  WebSocket    ws://127.0.0.1:$wsd_port/ws   (health: http://127.0.0.1:$wsd_port/healthz)
+  config       $var/wsd.conf, $var/fcgi.conf; logs in $var/*.log
   admin token  $token
   try          psql "$url" -c "SELECT switchboard.log_activity('activity:main', 'info', 'hello')"
                psql "$url" -c "SELECT * FROM switchboard.recent_activity"
@@ -186,17 +218,35 @@ switchboard is up.
 EOF
 }
 
+stop_daemon() {
+    daemon_running "$1" || { rm -f "$var/$1.pid"; return 0; }
+    local pid
+    pid=$(cat "$var/$1.pid")
+    kill -TERM "$pid"
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    rm -f "$var/$1.pid"
+    say "stopped $1 (pid $pid)"
+}
+
 cmd_stop() {
+    stop_daemon wsd
     if [ -f "$var/pg.env" ]; then
         "$top/tests/db/pgcluster.sh" stop "$var/pg" --keep
         rm -f "$var/pg.env"
         say "stopped the private PostgreSQL cluster (data kept in var/pg)"
-    else
-        say "nothing is running"
     fi
 }
 
 cmd_status() {
+    if daemon_running wsd; then
+        say "wsd: running, pid $(cat "$var/wsd.pid")"
+    else
+        say "wsd: stopped"
+    fi
     if [ -f "$var/pg.env" ] &&
         "$top/tests/db/pgcluster.sh" status "$var/pg" >/dev/null 2>&1; then
         say "private PostgreSQL cluster: running ($(tr '\n' ' ' < "$var/pg.env"))"
