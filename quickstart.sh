@@ -23,7 +23,7 @@ DEPS_BUILD="build-essential autoconf automake pkg-config libfcgi-dev libpq-dev
   libwebsockets-dev libjansson-dev libssl-dev uuid-dev check clang
   libclang-rt-14-dev"
 DEPS_RUN="postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
-  python3-websockets"
+  python3-websockets lighttpd apache2 curl"
 
 say() { printf '%s\n' "quickstart: $*" >&2; }
 die() { say "$*"; exit 1; }
