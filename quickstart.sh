@@ -59,7 +59,7 @@ build() {
 
 cmd_test() {
     cmd_deps
-    export SB_REQUIRE_DB=1
+    export SB_REQUIRE_DB=1 SB_REQUIRE_WSD=1 SB_REQUIRE_WEB=1
     say "build with warnings as errors, then make check"
     build "$top/build" --enable-werror
     make -C "$top/build" -j"$jobs" check || fail_logs "$top/build"

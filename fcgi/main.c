@@ -1,74 +1,197 @@
 /*
  * fcgi/main.c: switchboard-fcgi, the FastCGI application (REST, long-poll,
- * Server-Sent Events). It reads its options (its own table plus the common
- * one) from file, environment and command line and validates them; the
- * request loop is not part of this program yet, so a valid configuration
- * exits 0. Exit status 2 means bad options (the reason is on stderr).
+ * Server-Sent Events). One binary, three ways to run:
+ *   - as a FastCGI server on its own socket (--listen host:port or a Unix
+ *     socket path), with --threads worker threads and one waiter thread;
+ *   - under a spawner (spawn-fcgi, a web server's process manager) that
+ *     passes the listening socket as fd 0: the same, on that socket;
+ *   - as a plain CGI program (GATEWAY_INTERFACE set): one request, exit.
+ * Signals: SIGTERM/SIGINT stop (parked requests are answered, the node
+ * leaves switchboard.nodes), SIGHUP reloads the log level. Exit status: 0
+ * after a clean stop, --help, --version or --check-config; 1 when it
+ * cannot start; 2 for bad options (the reason is on stderr).
  */
-#include <stddef.h>
-#include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "config.h"
+#include <fcgiapp.h>
+
+#include "app.h"
+#include "cgi.h"
+#include "log.h"
+#include "options.h"
+#include "ratelimit.h"
+#include "server.h"
+#include "waiter.h"
 #include "xalloc.h"
 
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "unknown"
-#endif
+struct fcgi_app fcgi_app = {.listen_fd = -1};
 
-struct fcgi_config {
-    char *listen;
-    long long threads;
-};
-
-/* "host:port" with a port of 1..65535, or an absolute Unix socket path. */
-static int
-check_listen(const char *value, char *why, size_t size)
+int64_t
+fcgi_now_ms(void)
 {
-    const char *colon = strrchr(value, ':');
-    char *end;
-    long port;
+    struct timespec ts;
 
-    if (value[0] == '/')
-        return SB_OK;
-    if (colon == NULL || colon == value)
-        goto bad;
-    port = strtol(colon + 1, &end, 10);
-    if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port < 1 ||
-        port > 65535)
-        goto bad;
-    return SB_OK;
-bad:
-    snprintf(why, size, "'%s' is not host:port or a socket path", value);
-    return SB_ERR;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-#define OFF(field) offsetof(struct fcgi_config, field)
+int64_t
+fcgi_mono_ms(void)
+{
+    struct timespec ts;
 
-static const struct sb_option fcgi_options[] = {
-    {"listen", SB_OPT_STRING, 1, 256, "127.0.0.1:9000",
-     "FastCGI socket to listen on: host:port, or an absolute Unix socket "
-     "path",
-     OFF(listen), 0, check_listen},
-    {"threads", SB_OPT_INT, 1, 256, "8", "request threads", OFF(threads), 0,
-     NULL},
-};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Options, and the checks across them. Returns SB_CONFIG_CONTINUE or the
+ * exit status. */
+static int
+configure(int argc, char **argv)
+{
+    char why[256];
+    int status;
+
+    fcgi_app.cfg = sb_config_new("switchboard-fcgi", PACKAGE_VERSION);
+    fcgi_options_register(fcgi_app.cfg, &fcgi_app.common, &fcgi_app.conf);
+    status = sb_config_startup(fcgi_app.cfg, argc, argv);
+    if (status != SB_CONFIG_CONTINUE)
+        return status;
+    if (fcgi_options_check(&fcgi_app.common, &fcgi_app.conf, why,
+                           sizeof(why)) != SB_OK) {
+        sb_log_error("config: %s", why);
+        return 2;
+    }
+    fcgi_app.anon_patterns = fcgi_options_split(fcgi_app.conf.anonymous_read);
+    fcgi_app.origins = fcgi_options_split(fcgi_app.conf.allowed_origins);
+    if (gethostname(fcgi_app.host, sizeof(fcgi_app.host)) != 0)
+        strcpy(fcgi_app.host, "localhost");
+    fcgi_app.host[sizeof(fcgi_app.host) - 1] = '\0';
+    return SB_CONFIG_CONTINUE;
+}
+
+static void
+on_signal(int sig)
+{
+    (void)sig; /* taken by sigwait in the main thread (see run) */
+}
+
+/* Our handlers go in before FCGX_Init, which otherwise installs its own
+ * for SIGTERM. SIGPIPE is ignored: a client that went away shows up as a
+ * write error. */
+static void
+install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void
+stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+}
+
+static enum fcgi_mode
+choose_mode(void)
+{
+    const char *gw = getenv("GATEWAY_INTERFACE");
+
+    if (gw != NULL && strncmp(gw, "CGI/", 4) == 0)
+        return FCGI_MODE_CGI;
+    if (!FCGX_IsCGI())
+        return FCGI_MODE_INHERITED;
+    return FCGI_MODE_SERVER;
+}
+
+/* The main thread waits for signals while the others serve. */
+static void
+wait_for_stop(int argc, char **argv)
+{
+    sigset_t set;
+    int sig = 0;
+
+    stop_signals(&set);
+    while (sig != SIGTERM && sig != SIGINT) {
+        if (sigwait(&set, &sig) != 0)
+            sig = 0;
+        if (sig == SIGHUP)
+            fcgi_options_reload(argc, argv);
+    }
+    sb_log_info("stopping (signal %d)", sig);
+}
+
+static int
+serve(int argc, char **argv)
+{
+    sigset_t set;
+
+    stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread */
+    if (fcgi_app.mode == FCGI_MODE_INHERITED)
+        fcgi_app.listen_fd = 0;
+    else if (fcgi_server_open() != SB_OK)
+        return 1;
+    if (fcgi_waiter_start() != SB_OK || fcgi_server_start() != SB_OK) {
+        fcgi_server_stop();
+        fcgi_waiter_stop();
+        return 1;
+    }
+    sb_log_info("node %s started, %lld threads", fcgi_app.common.node_id,
+                fcgi_app.conf.threads);
+    wait_for_stop(argc, argv);
+    fcgi_server_stop();
+    fcgi_waiter_stop();
+    return 0;
+}
+
+static int
+run(int argc, char **argv)
+{
+    install_signals();
+    if (FCGX_Init() != 0) {
+        sb_log_error("FCGX_Init failed");
+        return 1;
+    }
+    fcgi_app.mode = choose_mode();
+    if (fcgi_app.mode != FCGI_MODE_CGI)
+        return serve(argc, argv);
+    signal(SIGTERM, SIG_DFL); /* the web server ends a CGI this way */
+    signal(SIGINT, SIG_DFL);
+    return fcgi_cgi_run();
+}
+
+static void
+release(void)
+{
+    fcgi_ratelimit_clear();
+    fcgi_options_split_free(fcgi_app.anon_patterns);
+    fcgi_options_split_free(fcgi_app.origins);
+    sb_config_free(fcgi_app.cfg);
+}
 
 int
 main(int argc, char **argv)
 {
-    struct sb_config *cfg = sb_config_new("switchboard-fcgi", PACKAGE_VERSION);
-    struct sb_common_config common;
-    struct fcgi_config fcgi;
-    int status;
+    int status = configure(argc, argv);
 
-    sb_config_add_common(cfg, &common);
-    sb_config_add(cfg, fcgi_options,
-                  sizeof(fcgi_options) / sizeof(fcgi_options[0]), &fcgi);
-    status = sb_config_startup(cfg, argc, argv);
     if (status == SB_CONFIG_CONTINUE)
-        status = EXIT_SUCCESS;
-    sb_config_free(cfg);
+        status = run(argc, argv);
+    release();
     return status;
 }

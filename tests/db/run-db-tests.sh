@@ -25,37 +25,16 @@ top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 PG_PROVE=${PG_PROVE:-$(command -v pg_prove || true)}
 
-say() {
-    echo "run-db-tests: $*"
-}
-
-fail() {
-    echo "run-db-tests: FAIL: $*" >&2
-    exit 1
-}
-
-skip() {
-    if [ "${SB_REQUIRE_DB:-0}" = 1 ]; then
-        fail "$* (SB_REQUIRE_DB=1)"
-    fi
-    say "SKIP: $*"
-    exit 77
-}
+harness_name=run-db-tests
+harness_require=SB_REQUIRE_DB
+# shellcheck source=../harness.sh
+. "$top_srcdir/tests/harness.sh"
 
 # --- what we need ------------------------------------------------------------
 
-if [ -n "${PG_BINDIR:-}" ]; then
-    [ -x "$PG_BINDIR/initdb" ] || skip "no initdb in PG_BINDIR=$PG_BINDIR"
-else
-    found=
-    for d in /usr/lib/postgresql/*/bin; do
-        [ -x "$d/initdb" ] && found=$d
-    done
-    [ -n "$found" ] || skip "no PostgreSQL server binaries (initdb, pg_ctl)"
-fi
+require_pg_server
 [ -n "$PG_PROVE" ] && [ -x "$PG_PROVE" ] ||
     command -v "$PG_PROVE" >/dev/null 2>&1 || skip "pg_prove not found"
-command -v psql >/dev/null 2>&1 || skip "psql not found"
 
 # The built runner when there is one, else its source with --sqldir.
 migrate=$top_builddir/sql/switchboard-migrate

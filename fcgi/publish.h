@@ -1,0 +1,17 @@
+/*
+ * publish.h: publishing over REST (PROTOCOL.md sections 5.3 and 5.4):
+ * POST /channels/{channel}/events with one event or {"events":[...]} (one
+ * transaction), idempotent by event id or the Idempotency-Key header, and
+ * POST /channels/{channel}/signals. The sender is the token's; input is
+ * validated in C first (libswitchboard's envelope rules), then by the
+ * database, which stores nothing when anything is wrong.
+ */
+#ifndef FCGI_PUBLISH_H
+#define FCGI_PUBLISH_H
+
+#include "req.h"
+
+int fcgi_publish_handle_events(struct fcgi_req *r);
+int fcgi_publish_handle_signal(struct fcgi_req *r);
+
+#endif

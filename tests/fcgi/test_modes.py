@@ -1,0 +1,88 @@
+"""The other ways to run switchboard-fcgi: as CGI behind Apache and from
+the command line, and under spawn-fcgi (the listening socket as fd 0)."""
+
+import os
+import subprocess
+import threading
+import time
+
+from fcgitest import (fcgi_request, http, make_token, publish_sql, uniq,
+                      TIMEOUT)
+import unittest
+
+ENV = os.environ
+
+
+class CgiMode(unittest.TestCase):
+    BASE = ENV.get("SB_CGI_URL", "")
+
+    def test_cgi_through_apache(self):
+        t, ch = make_token(), uniq()
+        r = http(self.BASE, "POST", f"/api/v1/channels/{ch}/events",
+                 {"type": "message", "data": {"text": "cgi"}}, t)
+        self.assertEqual(r.status, 201, r)
+        r = http(self.BASE, "GET", f"/api/v1/channels/{ch}/events", token=t)
+        self.assertEqual(r.json["events"][0]["data"]["text"], "cgi")
+        threading.Timer(0.5, publish_sql, (ch, "woke")).start()
+        r = http(self.BASE, "GET", f"/api/v1/poll?cursor={ch}@1&timeout=8",
+                 token=t, timeout=15)
+        self.assertEqual([e["data"]["text"] for e in r.json["events"]],
+                         ["woke"], r)
+        r = http(self.BASE, "GET", f"/api/v1/channels/{ch}/events")
+        self.assertEqual(r.status, 401)
+
+    def test_cgi_command_line(self):
+        env = dict(ENV, GATEWAY_INTERFACE="CGI/1.1", REQUEST_METHOD="GET",
+                   REQUEST_URI="/api/v1/health", QUERY_STRING="",
+                   SWITCHBOARD_CONFIG=ENV["SB_FCGI_CONFIG"])
+        out = subprocess.run([ENV["SB_FCGI_BIN"]], env=env,
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             timeout=TIMEOUT)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        head, _, body = out.stdout.decode().partition("\r\n\r\n")
+        self.assertTrue(head.startswith("Status: 200"), head)
+        self.assertIn('"database":"up"', body)
+
+
+class SpawnFcgi(unittest.TestCase):
+    def test_spawn_fcgi(self):
+        spawn = "/usr/bin/spawn-fcgi"
+        if not os.access(spawn, os.X_OK):
+            self.skipTest("no spawn-fcgi")
+        port = int(ENV["SB_SPAWN_PORT"])
+        pidfile = os.path.join(ENV["SB_PIDDIR"], "spawned.pid")
+        subprocess.run([spawn, "-a", "127.0.0.1", "-p", str(port), "-P",
+                        pidfile, "--", ENV["SB_FCGI_BIN"], "--config",
+                        ENV["SB_FCGI_CONFIG"], "--threads", "2"],
+                       check=True, capture_output=True, timeout=TIMEOUT)
+        self.addCleanup(self.stop, pidfile)
+        deadline = time.time() + TIMEOUT
+        while True:
+            try:
+                status, text = fcgi_request("127.0.0.1", port, "GET",
+                                            "/api/v1/health")
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.assertEqual(status, 200, text)
+        t, ch = make_token(), uniq()
+        status, text = fcgi_request(
+            "127.0.0.1", port, "POST", f"/api/v1/channels/{ch}/events",
+            body=b'{"type":"message","data":{}}',
+            headers={"CONTENT_TYPE": "application/json",
+                     "HTTP_AUTHORIZATION": f"Bearer {t}"})
+        self.assertEqual(status, 201, text)
+
+    def stop(self, pidfile):
+        with open(pidfile) as f:
+            pid = int(f.read())
+        os.kill(pid, 15)
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        os.remove(pidfile)
