@@ -65,7 +65,8 @@ need_ref(const struct wsd_req *r)
     if (r->ref != NULL)
         return SB_OK;
     wsd_reply_error(r->c, NULL, SB_E_BAD_REQUEST,
-                    "bad request: this op needs a \"ref\"", NULL, -1);
+                    "bad request: this op needs a \"ref\"", wsd_req_named(r),
+                    -1);
     return SB_ERR;
 }
 
@@ -160,7 +161,7 @@ read_int(const struct wsd_req *r, const char *name, long long min,
     }
     snprintf(msg, sizeof(msg), "%s: %s must be an integer from %lld to %lld",
              sb_errcode_message(code), name, min, max);
-    wsd_reply_error(r->c, r->ref, code, msg, NULL, -1);
+    wsd_req_error(r, code, msg, -1);
     return SB_ERR;
 }
 
@@ -173,9 +174,8 @@ read_cursor(const struct wsd_req *r, long long *before, long long *after)
             SB_OK)
         return SB_ERR;
     if (*before >= 0 && *after >= 0) {
-        wsd_reply_error(r->c, r->ref, SB_E_INVALID_PARAMETER,
-                        "invalid parameter: give before or after, not both",
-                        NULL, -1);
+        wsd_req_error(r, SB_E_INVALID_PARAMETER,
+                      "invalid parameter: give before or after, not both", -1);
         return SB_ERR;
     }
     return SB_OK;

@@ -112,39 +112,46 @@ status_done(PGresult *res, const struct sb_error *err, void *arg)
     free(text);
 }
 
-/* An admin token from the Authorization header, or NULL. */
-static struct sb_token *
-admin_token(struct lws *wsi)
+/* The HTTP status the Authorization header earns for /status: 0 for a
+ * valid admin token, 403 for a valid token of another role, 401 for a
+ * missing or invalid one. */
+static int
+admin_check(struct lws *wsi)
 {
     char buf[SB_TOKEN_MAX + 16];
     struct sb_error err;
     struct sb_token *t;
     int len = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION);
+    int status;
 
     if (len <= 7 || strncasecmp(buf, "Bearer ", 7) != 0 ||
         wsd_srv.secret == NULL)
-        return NULL;
+        return 401;
     t = sb_token_verify(buf + 7, (size_t)len - 7, wsd_srv.secret,
                         wsd_srv.secret_len, time(NULL), &err);
-    if (t != NULL && t->role != SB_ROLE_ADMIN) {
-        sb_token_free(t);
-        t = NULL;
-    }
-    return t;
+    if (t == NULL)
+        return 401;
+    status = t->role == SB_ROLE_ADMIN ? 0 : 403;
+    sb_token_free(t);
+    return status;
 }
 
 static void
 status(struct wsd_http *h)
 {
-    struct sb_token *t = admin_token(h->wsi);
+    int refused = admin_check(h->wsi);
 
-    if (t == NULL) {
+    if (refused == 401) {
         wsd_stats.auth_failures++;
         answer_error(h, 401, "unauthorized", "unauthorized: an admin token "
                                              "is needed");
         return;
     }
-    sb_token_free(t);
+    if (refused == 403) {
+        answer_error(h, 403, "forbidden", "forbidden: an admin token is "
+                                          "needed");
+        return;
+    }
     if (wsd_db_read(STATUS_SQL, 0, NULL, status_done, h) != SB_OK)
         answer_error(h, 503, "unavailable", "unavailable: database unreachable");
 }

@@ -89,6 +89,23 @@ wsd_reply_sberr(struct wsd_conn *c, const json_t *ref,
 
 /* --- request helpers --- */
 
+const char *
+wsd_req_named(const struct wsd_req *r)
+{
+    json_t *v = json_object_get(r->msg, "channel");
+    const char *s = json_string_value(v);
+
+    /* One with U+0000 would be echoed cut short: left out instead. */
+    return s != NULL && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
+void
+wsd_req_error(const struct wsd_req *r, enum sb_errcode code,
+              const char *message, long long retry_ms)
+{
+    wsd_reply_error(r->c, r->ref, code, message, wsd_req_named(r), retry_ms);
+}
+
 static bool
 listed(const char *key, const char *const *allowed)
 {
@@ -112,7 +129,7 @@ wsd_req_members(const struct wsd_req *r, const char *const *allowed)
         if (!listed(key, allowed)) {
             snprintf(msg, sizeof(msg), "bad request: unknown member \"%.64s\"",
                      key);
-            wsd_reply_error(r->c, r->ref, SB_E_BAD_REQUEST, msg, NULL, -1);
+            wsd_req_error(r, SB_E_BAD_REQUEST, msg, -1);
             return SB_ERR;
         }
     }
@@ -125,11 +142,19 @@ wsd_req_string(const struct wsd_req *r, const char *name)
     json_t *v = json_object_get(r->msg, name);
     char msg[128];
 
-    if (json_is_string(v))
+    if (json_is_string(v) &&
+        strlen(json_string_value(v)) == json_string_length(v))
         return json_string_value(v);
+    if (json_is_string(v) && strcmp(name, "channel") == 0) {
+        wsd_req_error(r, SB_E_INVALID_CHANNEL,
+                      "invalid channel: contains \\u0000", -1);
+        return NULL;
+    }
     snprintf(msg, sizeof(msg), "bad request: \"%s\" %s", name,
-             v == NULL ? "is missing" : "must be a string");
-    wsd_reply_error(r->c, r->ref, SB_E_BAD_REQUEST, msg, NULL, -1);
+             v == NULL             ? "is missing"
+             : json_is_string(v) ? "contains \\u0000"
+                                   : "must be a string");
+    wsd_req_error(r, SB_E_BAD_REQUEST, msg, -1);
     return NULL;
 }
 
@@ -167,7 +192,7 @@ wsd_req_channel(const struct wsd_req *r, enum sb_verb verb)
     if (channel == NULL)
         return NULL;
     if (sb_channel_check(channel, &err) != SB_OK) {
-        wsd_reply_sberr(r->c, r->ref, &err, NULL);
+        wsd_reply_sberr(r->c, r->ref, &err, channel);
         return NULL;
     }
     if (wsd_req_allows(r->c, verb, channel) != SB_OK) {
@@ -191,8 +216,8 @@ handle_ping(const struct wsd_req *r)
     if (wsd_req_members(r, allowed) != SB_OK)
         return;
     if (!json_is_number(ts)) {
-        wsd_reply_error(r->c, r->ref, SB_E_BAD_REQUEST,
-                        "bad request: \"ts\" must be a number", NULL, -1);
+        wsd_req_error(r, SB_E_BAD_REQUEST,
+                      "bad request: \"ts\" must be a number", -1);
         return;
     }
     o = wsd_reply_new("pong", r->ref);
@@ -213,30 +238,30 @@ gate(const struct wsd_req *r, enum gate g)
     if (a == WSD_AUTH_GRACE) {
         if (g == GATE_AUTH)
             return SB_OK;
-        wsd_reply_error(r->c, r->ref, SB_E_TOKEN_EXPIRED,
-                        "token expired: send a new token with auth", NULL,
-                        -1);
+        wsd_req_error(r, SB_E_TOKEN_EXPIRED,
+                      "token expired: send a new token with auth", -1);
         return SB_ERR;
     }
-    wsd_reply_error(r->c, r->ref, SB_E_UNAUTHORIZED,
-                    "unauthorized: send auth first", NULL, -1);
+    wsd_req_error(r, SB_E_UNAUTHORIZED, "unauthorized: send auth first", -1);
     return SB_ERR;
 }
 
 static void
 dispatch(struct wsd_req *r)
 {
+    /* An op with U+0000 in it names no op. */
+    size_t len = json_string_length(json_object_get(r->msg, "op"));
     char msg[128];
 
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-        if (strcmp(r->op, ops[i].op) == 0) {
+        if (strcmp(r->op, ops[i].op) == 0 && strlen(r->op) == len) {
             if (gate(r, ops[i].gate) == SB_OK)
                 ops[i].handle(r);
             return;
         }
     }
     snprintf(msg, sizeof(msg), "bad request: unknown op: %.64s", r->op);
-    wsd_reply_error(r->c, r->ref, SB_E_BAD_REQUEST, msg, NULL, -1);
+    wsd_req_error(r, SB_E_BAD_REQUEST, msg, -1);
 }
 
 /* The ref member when it is readable: a string of 1..64 bytes or an
@@ -257,20 +282,100 @@ read_ref(json_t *msg, bool *bad)
     return NULL;
 }
 
+/* Frames jansson refuses for their content rather than their syntax (a
+ * number out of range, U+0000 in a key) are still requests, answered
+ * invalid_data with their ref (PROTOCOL.md 4.14). The offending token is
+ * blanked out of a copy, up to this many times, to read the rest. */
+#define CONTENT_FIXES_MAX 16
+
+/* Overwrite the number or key token of text ending at end with a
+ * harmless token of the same length: null for a number, "#n" for a key
+ * (n keeps blanked keys of one object distinct). false when the token is
+ * not where jansson said. */
+static bool
+blank_token(char *text, size_t end, enum json_error_code code, int n)
+{
+    size_t start = end;
+    char key[8];
+
+    if (code == json_error_numeric_overflow) {
+        while (start > 0 && strchr("0123456789+-.eE", text[start - 1]) &&
+               text[start - 1] != '\0')
+            start--;
+        if (end - start < 4)
+            return false;
+        memset(text + start, ' ', end - start);
+        memcpy(text + start, "null", 4);
+        return true;
+    }
+    if (end < 2 || text[end - 1] != '"')
+        return false;
+    for (start = end - 1; start > 0; start--) {
+        size_t bs = 0;
+
+        while (start - 1 - bs > 0 && text[start - 2 - bs] == '\\')
+            bs++;
+        if (text[start - 1] == '"' && bs % 2 == 0)
+            break;
+    }
+    snprintf(key, sizeof(key), "\"#%d\"", n);
+    if (start == 0 || end - (start - 1) < strlen(key))
+        return false;
+    memset(text + start - 1, ' ', end - (start - 1));
+    memcpy(text + start - 1, key, strlen(key));
+    return true;
+}
+
+/* The message parsed, or NULL after answering. *content is set (code
+ * and message) when the frame parsed only after blanking content
+ * jansson refuses; the caller answers it once the ref is known. */
 static json_t *
-parse(struct wsd_conn *c, const char *text, size_t len)
+parse(struct wsd_conn *c, const char *text, size_t len,
+      struct sb_error *content)
 {
     json_error_t jerr;
-    json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    char *copy = NULL;
+    json_t *msg;
     char m[256];
+    int fixes = 0;
+    enum json_error_code code;
 
+    content->code = SB_E_NONE;
+    for (;;) {
+        msg = json_loadb(copy != NULL ? copy : text, len,
+                         JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
+                             JSON_DECODE_ANY,
+                         &jerr);
+        code = json_error_code(&jerr);
+        if (msg != NULL ||
+            (code != json_error_numeric_overflow &&
+             code != json_error_null_byte_in_key) ||
+            fixes >= CONTENT_FIXES_MAX || jerr.position <= 0 ||
+            (size_t)jerr.position > len)
+            break;
+        if (copy == NULL) {
+            copy = sb_malloc(len + 1);
+            memcpy(copy, text, len);
+            copy[len] = '\0';
+        }
+        if (!blank_token(copy, (size_t)jerr.position, code, fixes))
+            break;
+        if (content->code == SB_E_NONE)
+            sb_error_set(content, SB_E_INVALID_DATA,
+                         code == json_error_numeric_overflow
+                             ? "invalid data: number out of range"
+                             : "invalid data: contains \\u0000");
+        fixes++;
+    }
+    free(copy);
     if (msg == NULL) {
-        enum sb_errcode code = json_error_code(&jerr) == json_error_invalid_utf8
-                                   ? SB_E_INVALID_UTF8
-                                   : SB_E_INVALID_JSON;
+        enum sb_errcode ecode = code == json_error_invalid_utf8
+                                    ? SB_E_INVALID_UTF8
+                                    : SB_E_INVALID_JSON;
 
-        snprintf(m, sizeof(m), "%s: %s", sb_errcode_message(code), jerr.text);
-        wsd_reply_error(c, NULL, code, m, NULL, -1);
+        snprintf(m, sizeof(m), "%s: %s", sb_errcode_message(ecode),
+                 jerr.text);
+        wsd_reply_error(c, NULL, ecode, m, NULL, -1);
         return NULL;
     }
     if (!json_is_object(msg)) {
@@ -286,7 +391,8 @@ parse(struct wsd_conn *c, const char *text, size_t len)
 void
 wsd_proto_message(struct wsd_conn *c, const char *text, size_t len)
 {
-    json_t *msg = parse(c, text, len);
+    struct sb_error content;
+    json_t *msg = parse(c, text, len, &content);
     struct wsd_req r = {c, msg, NULL, NULL};
     bool bad_ref;
 
@@ -298,10 +404,12 @@ wsd_proto_message(struct wsd_conn *c, const char *text, size_t len)
         wsd_reply_error(c, NULL, SB_E_BAD_REQUEST,
                         "bad request: \"ref\" must be a string of 1 to 64 "
                         "bytes or an integer",
-                        NULL, -1);
+                        wsd_req_named(&r), -1);
     else if (r.op == NULL)
-        wsd_reply_error(c, r.ref, SB_E_BAD_REQUEST,
-                        "bad request: \"op\" must be a string", NULL, -1);
+        wsd_req_error(&r, SB_E_BAD_REQUEST,
+                      "bad request: \"op\" must be a string", -1);
+    else if (content.code != SB_E_NONE)
+        wsd_req_error(&r, content.code, content.message, -1);
     else
         dispatch(&r);
     json_decref(msg);

@@ -36,6 +36,14 @@ void wsd_reply_error(struct wsd_conn *c, const json_t *ref,
 void wsd_reply_sberr(struct wsd_conn *c, const json_t *ref,
                      const struct sb_error *err, const char *channel);
 
+/* The "channel" member of r when it is a string without U+0000
+ * (unchecked), else NULL: the channel every error about r names
+ * (PROTOCOL.md 4.14). Borrowed from r->msg. */
+const char *wsd_req_named(const struct wsd_req *r);
+/* wsd_reply_error for r: its ref and the channel it named. */
+void wsd_req_error(const struct wsd_req *r, enum sb_errcode code,
+                   const char *message, long long retry_ms);
+
 /* SB_OK when every member of r->msg is "op", "ref" or one of allowed
  * (NULL-terminated); else answers bad_request and returns SB_ERR. */
 int wsd_req_members(const struct wsd_req *r, const char *const *allowed);

@@ -64,7 +64,7 @@ rate_take(const struct wsd_req *r)
     wsd_stats.rate_limited++;
     snprintf(msg, sizeof(msg), "rate limited: %lld messages/s, burst %lld",
              wsd_srv.conf.publish_rate, wsd_srv.conf.publish_burst);
-    wsd_reply_error(c, r->ref, SB_E_RATE_LIMITED, msg, NULL,
+    wsd_reply_error(c, r->ref, SB_E_RATE_LIMITED, msg, wsd_req_named(r),
                     (long long)ceil((1.0 - c->bucket) / rate * 1000.0));
     if (++c->refusals >= wsd_srv.conf.publish_burst)
         wsd_conn_close(c, SB_CLOSE_RATE_LIMITED, "rate limited", true);
@@ -293,8 +293,16 @@ read_event(const struct wsd_req *r, const char *channel)
     json_object_del(copy, "op");
     json_object_del(copy, "ref");
     if (sb_event_from_json(copy, (size_t)wsd_srv.common.max_data_bytes, &ev,
-                           &err) != SB_OK)
+                           &err) != SB_OK) {
         wsd_reply_sberr(r->c, r->ref, &err, channel);
+    } else if (strncmp(ev->type, "presence.", 9) == 0) {
+        /* PROTOCOL.md 1.4.4: the server alone sends presence events. */
+        wsd_reply_error(r->c, r->ref, SB_E_FORBIDDEN,
+                        "forbidden: presence.* events are sent by the server",
+                        channel, -1);
+        sb_event_free(ev);
+        ev = NULL;
+    }
     json_decref(copy);
     return ev;
 }
@@ -328,7 +336,8 @@ wsd_publish_handle_publish(const struct wsd_req *r)
         return;
     if (r->ref == NULL) {
         wsd_reply_error(r->c, NULL, SB_E_BAD_REQUEST,
-                        "bad request: publish needs a \"ref\"", NULL, -1);
+                        "bad request: publish needs a \"ref\"",
+                        wsd_req_named(r), -1);
         return;
     }
     if (rate_take(r) != SB_OK ||

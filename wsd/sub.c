@@ -410,8 +410,8 @@ read_since(const struct wsd_req *r, int64_t *since)
         *since = json_integer_value(v);
         return SB_OK;
     }
-    wsd_reply_error(r->c, r->ref, SB_E_INVALID_CURSOR,
-                    "invalid cursor: since must be an integer >= 0", NULL, -1);
+    wsd_req_error(r, SB_E_INVALID_CURSOR,
+                  "invalid cursor: since must be an integer >= 0", -1);
     return SB_ERR;
 }
 
