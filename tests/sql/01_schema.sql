@@ -1,7 +1,7 @@
 -- 01_schema.sql: the objects of the switchboard schema, their owner, their
 -- comments and who may use them.
 BEGIN;
-SELECT plan(135);
+SELECT plan(210);
 
 SELECT has_schema('switchboard', 'schema switchboard exists');
 SELECT has_role('switchboard_owner', 'role switchboard_owner exists');
@@ -30,8 +30,15 @@ SELECT col_is_pk('switchboard', 'events', ARRAY['channel', 'seq'],
 SELECT index_is_unique('switchboard', 'events', 'events_channel_id_key',
                        'events: (channel, id) is unique (idempotent publish)');
 SELECT col_is_pk('switchboard', 'channels', 'name', 'channels: primary key name');
-SELECT fk_ok('switchboard', 'events', 'channel', 'switchboard', 'channels', 'name',
-             'events.channel references channels');
+-- events.channel -> channels, and the shape of type, sender and log entries,
+-- are kept by triggers rather than a foreign key and CHECKs (see
+-- 001_foundation.sql); their behaviour is tested below.
+SELECT has_trigger('switchboard', 'events', 'events_check_insert',
+                   'events: inserted rows are checked (shape, counter row)');
+SELECT has_trigger('switchboard', 'events', 'events_check_update',
+                   'events: updated rows are checked (shape, counter row)');
+SELECT has_trigger('switchboard', 'channels', 'channels_keep_events',
+                   'channels: a counter row with events is kept');
 SELECT fk_ok('switchboard', 'channels', 'namespace', 'switchboard', 'namespaces', 'name',
              'channels.namespace references namespaces');
 SELECT col_is_pk('switchboard', 'presence', ARRAY['node', 'conn', 'channel'],
@@ -216,6 +223,99 @@ SELECT throws_ok($$INSERT INTO switchboard.events (channel, seq, id, type, sende
 SELECT throws_ok($$INSERT INTO switchboard.events (channel, seq, id, type, sender, data)
                    VALUES ('chat:check', 0, gen_random_uuid(), 'message', 'user:a', '{}')$$,
                  '23514', NULL, 'owner cannot store seq 0');
+
+
+-- The channels CHECK spells out the grammar of channel_valid(), and
+-- events_check() that of type_valid(), sender_valid() and log_valid()
+-- (set-wide): each agrees with its function case by case.
+CREATE FUNCTION pg_temp.accepted(stmt text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+    RAISE EXCEPTION 'accepted' USING ERRCODE = 'SBT01';  -- undoes the row
+EXCEPTION
+    WHEN check_violation THEN
+        RETURN false;
+    WHEN foreign_key_violation OR SQLSTATE 'SBT01' THEN
+        RETURN true;  -- well formed (a foreign key or counter check may still object)
+END
+$$;
+UPDATE switchboard.channels SET last_seq = 1000000 WHERE name = 'chat:check';
+SELECT is(pg_temp.accepted(format('INSERT INTO switchboard.channels (name, namespace) VALUES (%L, %L)',
+                                  c, split_part(c, ':', 1))),
+          switchboard.channel_valid(c),
+          'channels CHECK agrees with channel_valid on ' || to_json(left(c, 40))::text)
+  FROM unnest(ARRAY['chat:a', 'chat:A-z_0.9/x', 'Chat:x', 'nocolon', 'chat:', ':x', 'chat:.x', 'chat:x:y',
+                    'chat:x y', E'chat:\u00e9', repeat('a', 32) || ':x', repeat('a', 33) || ':x',
+                    'chat:' || repeat('n', 128), 'chat:' || repeat('n', 129)]) AS c;
+SELECT is(pg_temp.accepted(format($$INSERT INTO switchboard.events (channel, seq, id, type, sender, data)
+                                    VALUES ('chat:check', 1, gen_random_uuid(), %L, 'user:a', '{}')$$, t)),
+          switchboard.type_valid(t),
+          'events type check agrees with type_valid on ' || to_json(left(t, 40))::text)
+  FROM unnest(ARRAY['message', 'workflow.stats', 'a.b_1.c2', '', 'Message', '1msg', 'msg.', '.msg',
+                    'msg..x', 'msg-x', 'a.1b', E'a\nb', repeat('a', 32), repeat('a', 33),
+                    repeat('a', 32) || '.' || repeat('b', 31), 'a.' || repeat('b', 33),
+                    repeat('a', 32) || '.' || repeat('b', 31) || '.c']) AS t;
+SELECT is(pg_temp.accepted(format($$INSERT INTO switchboard.events (channel, seq, id, type, sender, data)
+                                    VALUES ('chat:check', 1, gen_random_uuid(), 'message', %L, '{}')$$, x)),
+          switchboard.sender_valid(x),
+          'events sender check agrees with sender_valid on ' || to_json(left(x, 20))::text)
+  FROM unnest(ARRAY['user:a', 'agent:x y', repeat('x', 128), repeat('x', 129), repeat(E'\u00e9', 64),
+                    repeat(E'\u00e9', 65), '', E'user:\ta', E'user:\u007f', E'user:\u0085',
+                    E'user:\u00a0']) AS x;
+SELECT is(pg_temp.accepted(format($$INSERT INTO switchboard.events (channel, seq, id, type, sender, data)
+                                    VALUES ('chat:check', 1, gen_random_uuid(), 'log', 'user:a', %L)$$, d)),
+          switchboard.log_problem(d::jsonb) IS NULL,
+          'events log check agrees with log_problem on ' || d)
+  FROM unnest(ARRAY['{"level": "info", "message": "x"}',
+                    '{"level": "error", "message": "x", "metadata": {"k": 1}}',
+                    '{}', '{"level": "debug", "message": "x"}', '{"level": 1, "message": "x"}',
+                    '{"level": "info"}', '{"level": "info", "message": 5}',
+                    '{"level": "info", "message": ""}',
+                    '{"level": "info", "message": "x", "metadata": []}',
+                    '{"level": "info", "message": "x", "metadata": null}',
+                    '{"level": "info", "message": "x", "extra": 1}']) AS d;
+SELECT is(switchboard.log_valid(d::jsonb), switchboard.log_problem(d::jsonb) IS NULL,
+          'log_valid agrees with log_problem on ' || d)
+  FROM unnest(ARRAY['{"level": "success", "message": "x"}', '{"level": "warning", "message": "x", "metadata": {}}',
+                    '{}', '[]', '"x"', '{"level": "info", "message": "x", "metadata": null}',
+                    '{"level": "info", "message": "x", "extra": 1}', '{"message": "x"}']) AS d;
+SELECT is(switchboard.log_valid(jsonb_build_object('level', 'info', 'message', repeat('x', 4097))), false,
+          'log_valid: a 4097-byte message');
+
+-- What the foreign key did (and a little more), now by triggers.
+SELECT throws_ok($$INSERT INTO switchboard.events (channel, seq, id, type, sender, data)
+                   VALUES ('chat:check', 1, gen_random_uuid(), 'message', 'user:a', '{}'),
+                          ('chat:check', 2, gen_random_uuid(), 'Bad', 'user:a', '{}')$$,
+                 '23514', 'insert on table "events": malformed type in channel "chat:check" seq 2',
+                 'the check names the malformed row');
+SELECT throws_ok($$INSERT INTO switchboard.events (channel, seq, id, type, sender, data)
+                   VALUES ('chat:no-counter', 1, gen_random_uuid(), 'message', 'user:a', '{}')$$,
+                 '23503', 'insert on table "events": channel "chat:no-counter" has no counter row in channels',
+                 'owner cannot store an event without a counter row');
+UPDATE switchboard.channels SET last_seq = 2 WHERE name = 'chat:check';
+SELECT throws_ok($$INSERT INTO switchboard.events (channel, seq, id, type, sender, data)
+                   VALUES ('chat:check', 3, gen_random_uuid(), 'message', 'user:a', '{}')$$,
+                 '23503', 'insert on table "events": channel "chat:check" has last_seq 2, below seq 3',
+                 'owner cannot store an event above its channel''s last_seq');
+SELECT lives_ok($$INSERT INTO switchboard.events (channel, seq, id, type, sender, data)
+                  VALUES ('chat:check', 1, gen_random_uuid(), 'message', 'user:a', '{}'),
+                         ('chat:check', 2, gen_random_uuid(), 'message', 'user:a', '{}')$$,
+                'owner may store events at or below last_seq');
+SELECT throws_ok($$UPDATE switchboard.events SET sender = E'a\nb' WHERE channel = 'chat:check'$$,
+                 '23514', NULL, 'updates are checked too');
+SELECT throws_ok($$UPDATE switchboard.events SET seq = 7 WHERE channel = 'chat:check' AND seq = 2$$,
+                 '23503', NULL, 'owner cannot move an event above last_seq');
+SELECT throws_ok($$UPDATE switchboard.events SET channel = 'chat:elsewhere' WHERE channel = 'chat:check'$$,
+                 '23503', NULL, 'owner cannot move events to a channel without a counter row');
+SELECT throws_ok($$DELETE FROM switchboard.channels WHERE name = 'chat:check'$$,
+                 '23503', 'delete on table "channels": channel "chat:check" still has events',
+                 'a counter row whose channel has events cannot be deleted');
+SELECT throws_ok($$UPDATE switchboard.channels SET name = 'chat:renamed' WHERE name = 'chat:check'$$,
+                 '23503', NULL, 'nor renamed');
+SELECT throws_ok($$TRUNCATE switchboard.channels, switchboard.tasks$$, '23503', NULL, 'nor truncated');
+INSERT INTO switchboard.channels (name, namespace) VALUES ('chat:unused', 'chat');
+SELECT lives_ok($$DELETE FROM switchboard.channels WHERE name = 'chat:unused'$$,
+                'a counter row without events can be deleted');
 
 SELECT * FROM finish();
 ROLLBACK;

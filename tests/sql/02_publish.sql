@@ -2,7 +2,7 @@
 -- idempotent ids, channel rows created on first use, atomic batches.
 -- (The doorbell NOTIFY is delivered at commit; run-db-tests.sh checks it.)
 BEGIN;
-SELECT plan(31);
+SELECT plan(35);
 
 -- --- publish -------------------------------------------------------------------
 
@@ -139,6 +139,48 @@ SELECT throws_ok(
         {"channel": "chat:batch-a", "type": "message", "data": {}, "sender": "user:a"},
         {"channel": "nosuch:x", "type": "message", "data": {}, "sender": "user:a"}]')$$,
     'SB002', 'event 1: unknown namespace: "nosuch"', 'an unknown namespace fails the batch');
+
+-- Ids in any case are one id; a batch naming channels in no particular
+-- order, with names whose byte order and collation order may differ,
+-- numbers each channel on its own and returns the elements in input order.
+SELECT results_eq(
+    $$SELECT ord, channel, seq, duplicate FROM switchboard.publish_batch('[
+        {"channel": "chat:case-b", "type": "message", "data": {}, "sender": "user:a",
+         "id": "ABCDEF01-2345-4789-ABCD-EF0123456700"},
+        {"channel": "chat:Case-B", "type": "message", "data": {}, "sender": "user:a"},
+        {"channel": "chat:case-b", "type": "message", "data": {}, "sender": "user:a",
+         "id": "abcdef01-2345-4789-abcd-ef0123456700"},
+        {"channel": "chat:_case", "type": "message", "data": {}, "sender": "user:a"},
+        {"channel": "chat:Case-B", "type": "message", "data": {}, "sender": "user:a"},
+        {"channel": "chat:case-b", "type": "message", "data": {}, "sender": "user:a"}]')$$,
+    $$VALUES (0, 'chat:case-b', 1::bigint, false), (1, 'chat:Case-B', 1, false),
+             (2, 'chat:case-b', 1, true), (3, 'chat:_case', 1, false),
+             (4, 'chat:Case-B', 2, false), (5, 'chat:case-b', 2, false)$$,
+    'a repeated id in another case is a duplicate; channels numbered on their own');
+SELECT results_eq(
+    $$SELECT name, last_seq FROM switchboard.channels
+       WHERE name IN ('chat:case-b', 'chat:Case-B', 'chat:_case') ORDER BY name COLLATE "C"$$,
+    $$VALUES ('chat:Case-B', 2::bigint), ('chat:_case', 1::bigint), ('chat:case-b', 2::bigint)$$,
+    'each counter moved by its own new events');
+
+-- A batch over many channels at once, some new and some not, with ids.
+SELECT is((SELECT count(*) FROM switchboard.publish_batch(
+              (SELECT jsonb_agg(jsonb_build_object('channel', 'chat:wide-' || (g % 300),
+                                                   'type', 'message', 'data', '{}'::jsonb,
+                                                   'sender', 'user:a',
+                                                   'id', gen_random_uuid()) ORDER BY g)
+                 FROM generate_series(1, 600) AS g))),
+          600::bigint, 'a batch over 300 channels');
+SELECT results_eq(
+    $$SELECT ord, channel, seq, duplicate FROM switchboard.publish_batch(
+        (SELECT jsonb_agg(jsonb_build_object('channel', 'chat:wide-' || (g % 301), 'type', 'message',
+                                             'data', '{}'::jsonb, 'sender', 'user:a') ORDER BY g)
+           FROM generate_series(0, 301) AS g))
+       WHERE ord IN (0, 1, 299, 300, 301)$$,
+    $$VALUES (0, 'chat:wide-0', 3::bigint, false), (1, 'chat:wide-1', 3, false),
+             (299, 'chat:wide-299', 3, false), (300, 'chat:wide-300', 1, false),
+             (301, 'chat:wide-0', 4, false)$$,
+    'the next batch over them continues each channel, and starts the new one at 1');
 
 -- After all that, every channel is still gapless.
 SELECT is_empty(

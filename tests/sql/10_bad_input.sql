@@ -2,7 +2,7 @@
 -- message, and nothing is stored. The grammar is the one of lib/channel.c
 -- and lib/envelope.c.
 BEGIN;
-SELECT plan(100);
+SELECT plan(113);
 
 SELECT is((SELECT seq FROM switchboard.publish('chat:t10', 'message', '{}', 'user:a')), 1::bigint,
           'a first good event');
@@ -166,7 +166,59 @@ SELECT throws_ok(format('SELECT * FROM switchboard.publish_batch(%L)', b), code,
     ('[{"channel": "nosuch:t10", "type": "m", "data": {}, "sender": "u"},
        {"channel": "chat:t10", "type": "Bad", "data": {}, "sender": "u"}]', 'SB002',
      'event 0: unknown namespace: "nosuch"', 'the lowest bad index is reported')
+    ,
+    -- The batch is validated set-wide first; these cases are crafted so
+    -- that only a check of each element on its own catches them.
+    ('[{"channel": "chat:t10", "type": "m", "data": {}, "sender": "u",
+        "id": "0b7c2f4e-5d1a-4c55-9a8e-2f3c1d0e9b11"},
+       {"channel": "chat:t10", "type": "m", "data": {}, "sender": "u",
+        "id": "0b7c2f4e-5d1a-4c55-9a8e-2f,a-b-c-d-e"}]', 'SB006',
+     'event 1: invalid id: not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)',
+     'an id that reads as two UUID-like runs'),
+    ('[{"channel": "chat:t10", "type": "m", "data": {}, "sender": "u",
+        "id": "0b7c2f4e-5d1a-4c55-9a8e-2f3c-d0e9b11"}]', 'SB006',
+     'event 0: invalid id: not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)', 'an id with a fifth dash'),
+    ('[{"channel": "chat:t10", "type": "m", "data": {}, "sender": "u",
+        "id": ["0b7c2f4e-5d1a-4c55-9a8e-2f3c1d0e9"]}]', 'SB006',
+     'event 0: invalid id: not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)', 'an id that is an array'),
+    ('[{"channel": "chat:t10", "type": "m", "data": {}, "sender": "u"},
+       {"channel": "chat:t10", "type": "a\nb", "data": {}, "sender": "u"}]', 'SB003',
+     'event 1: invalid type: "a\nb"', 'a type holding a newline'),
+    ('[{"channel": "chat:t10", "type": true, "data": {}, "sender": "u"}]', 'SB003',
+     'event 0: invalid type: missing or not a string', 'a type that is true'),
+    ('[{"channel": "chat:t10", "type": "m", "data": {}, "sender": {"a": 1}}]', 'SB007',
+     'event 0: invalid sender: missing or not a string', 'a sender that is an object'),
+    ('[{"channel": "chat:t10", "type": "m", "data": {}, "sender": "u"},
+       {"channel": "chat:t10", "type": "m", "data": {}, "sender": "u\u0007"}]', 'SB007',
+     'event 1: invalid sender: must be 1 to 128 bytes without control characters',
+     'a sender with a control character'),
+    ('[{"channel": "chat:t10", "type": "m", "data": [], "sender": "u"}]', 'SB004',
+     'event 0: invalid data: not a JSON object', 'data that is an array'),
+    ('[{"channel": "chat:t10", "type": "m", "data": {}, "sender": "u"},
+       {"type": "m", "data": {}, "sender": "u"}]', 'SB001',
+     'event 1: invalid channel: missing or not a string', 'a channel missing beside a good one'),
+    ('[{"channel": "activity:t10", "type": "log", "data": {"level": "info", "message": "x"},
+        "sender": "u"},
+       {"channel": "activity:t10", "type": "log", "data": {"level": "loud", "message": "x"},
+        "sender": "u"}]', 'SB004',
+     'event 1: invalid data: log level must be info, success, warning or error',
+     'a bad log entry in a batch')
   ) AS v(b, code, msg, descr);
+SELECT throws_ok(format($$SELECT * FROM switchboard.publish_batch('[{"channel": "chat:t10", "type": "m",
+                            "data": {}, "sender": "u"}, {"channel": "chat:t10", "type": "m",
+                            "data": %s, "sender": "u"}]')$$, repeat('{"a":', 32) || '{}' || repeat('}', 32)),
+                 'SB004', 'event 1: invalid data: nested deeper than 32 levels',
+                 '33 nested objects in a batch are SB004');
+SELECT lives_ok(format($$SELECT * FROM switchboard.publish_batch('[{"channel": "chat:t10-deep", "type": "m",
+                           "data": %s, "sender": "u"}]')$$, repeat('{"a":', 31) || '{}' || repeat('}', 31)),
+                '32 nested objects in a batch are fine');
+SET LOCAL switchboard.max_data_bytes = 100;
+SELECT is((SELECT count(*) FROM switchboard.publish_batch(
+              jsonb_build_array(jsonb_build_object('channel', 'chat:t10-size', 'type', 'm', 'sender', 'u',
+                                                   'data', (SELECT jsonb_object_agg('k' || g, g)
+                                                              FROM generate_series(10, 20) AS g))))),
+          1::bigint, 'data of 100 bytes compact (more as jsonb prints it) is fine in a batch');
+RESET switchboard.max_data_bytes;
 SELECT throws_ok($$SELECT * FROM switchboard.publish_batch((
                      SELECT jsonb_agg(jsonb_build_object('channel', 'chat:t10', 'type', 'm',
                                                          'data', '{}'::jsonb, 'sender', 'u'))
