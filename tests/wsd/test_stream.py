@@ -12,13 +12,18 @@ TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-async def publish_many(client, channel, n, window=200, prefix="m", halfway=None):
+async def publish_many(client, channel, n, window=200, prefix="m", halfway=None,
+                       hold=None):
     """Publish n events as fast as acks allow (up to window outstanding);
-    return {seq: id}. halfway (an asyncio.Event) is set at n/4 acks."""
+    return {seq: id}. halfway (an asyncio.Event) is set at n/4 acks; the
+    second half waits for hold (an asyncio.Event) when given, so a test can
+    act midway on any machine speed."""
     acks = {}
     sem = asyncio.Semaphore(window)
 
     async def one(i):
+        if hold is not None and i >= n // 2:
+            await hold.wait()
         async with sem:
             ack = await client.publish(channel, {"text": "%s%d" % (prefix, i)},
                                        id=str(uuid.uuid4()), timeout=30)
@@ -201,15 +206,18 @@ class SubscribeTest(WsdTestCase):
         pub = await self.user("pub", node=NODE_B)
         early = await self.user("early")
         await early.subscribe(ch)
-        halfway = asyncio.Event()
-        task = asyncio.ensure_future(publish_many(pub, ch, n, halfway=halfway))
+        halfway, hold = asyncio.Event(), asyncio.Event()
+        task = asyncio.ensure_future(publish_many(pub, ch, n, halfway=halfway, hold=hold))
         await asyncio.wait_for(halfway.wait(), 60)
         late0 = await self.user("late0")
         late500 = await self.user("late500")
         latenew = await self.user("latenew")
-        s0, s500, snew = await asyncio.gather(late0.subscribe(ch, since=0),
-                                              late500.subscribe(ch, since=500),
-                                              latenew.subscribe(ch))
+        subscribes = asyncio.gather(late0.subscribe(ch, since=0),
+                                    late500.subscribe(ch, since=500),
+                                    latenew.subscribe(ch))
+        # The second half goes out while the late subscribers replay.
+        hold.set()
+        s0, s500, snew = await subscribes
         acks = await asyncio.wait_for(task, 90)
         self.assertLess(s0["last_seq"], n, "the subscribers did not join midway (the publisher "
                         "finished first): the test needs a larger n on this machine")
