@@ -83,7 +83,7 @@ cmd_test() {
 # What the database tests measured, from their log.
 db_figures() {
     grep -hE '^(run-db-tests|lib_vs_sql|seq_concurrency): |^Files=' \
-        "$1/tests/db/run-db-tests.log" >&2 || true
+        "$1/tests/db/run-db-tests.sh.log" >&2 || true
 }
 
 fail_logs() {
