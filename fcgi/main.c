@@ -66,8 +66,8 @@ configure(int argc, char **argv)
         sb_log_error("config: %s", why);
         return 2;
     }
-    fcgi_app.anon_patterns = fcgi_options_split(fcgi_app.conf.anonymous_read);
-    fcgi_app.origins = fcgi_options_split(fcgi_app.conf.allowed_origins);
+    fcgi_app.anon_patterns = sb_config_list(fcgi_app.conf.anonymous_read);
+    fcgi_app.origins = sb_config_list(fcgi_app.conf.allowed_origins);
     if (gethostname(fcgi_app.host, sizeof(fcgi_app.host)) != 0)
         strcpy(fcgi_app.host, "localhost");
     fcgi_app.host[sizeof(fcgi_app.host) - 1] = '\0';
@@ -180,8 +180,8 @@ static void
 release(void)
 {
     fcgi_ratelimit_clear();
-    fcgi_options_split_free(fcgi_app.anon_patterns);
-    fcgi_options_split_free(fcgi_app.origins);
+    sb_config_list_free(fcgi_app.anon_patterns);
+    sb_config_list_free(fcgi_app.origins);
     sb_config_free(fcgi_app.cfg);
 }
 

@@ -40,22 +40,6 @@ bad:
 }
 
 /* Comma- or space-separated patterns, each valid (anonymous_read). */
-static int
-check_patterns(const char *value, char *why, size_t size)
-{
-    char **list = fcgi_options_split(value);
-    int rc = SB_OK;
-
-    for (char **p = list; *p != NULL && rc == SB_OK; p++) {
-        if (!sb_pattern_valid(*p)) {
-            snprintf(why, size, "'%s' is not a channel pattern", *p);
-            rc = SB_ERR;
-        }
-    }
-    fcgi_options_split_free(list);
-    return rc;
-}
-
 static const struct sb_option fcgi_options[] = {
     {"listen", SB_OPT_STRING, 1, 256, "127.0.0.1:9000",
      "FastCGI socket to listen on: host:port, or an absolute Unix socket "
@@ -100,43 +84,12 @@ static const struct sb_option fcgi_options[] = {
     {"anonymous_read", SB_OPT_STRING, 0, 16384, NULL,
      "channel patterns readable without a token, separated by commas or "
      "spaces (empty: none)",
-     OFF(anonymous_read), 0, check_patterns},
+     OFF(anonymous_read), 0, sb_config_check_patterns},
     {"allowed_origins", SB_OPT_STRING, 0, 16384, NULL,
      "browser origins allowed to call the API from other sites, separated "
      "by commas or spaces (empty: no CORS headers)",
      OFF(allowed_origins), 0, NULL},
 };
-
-char **
-fcgi_options_split(const char *value)
-{
-    char **list = sb_calloc(1, sizeof(*list));
-    size_t n = 0;
-    const char *p = value != NULL ? value : "";
-
-    while (*p != '\0') {
-        size_t len = strcspn(p, ", \t");
-
-        if (len > 0) {
-            list = sb_realloc(list, (n + 2) * sizeof(*list));
-            list[n++] = sb_strndup(p, len);
-            list[n] = NULL;
-        }
-        p += len;
-        p += strspn(p, ", \t");
-    }
-    return list;
-}
-
-void
-fcgi_options_split_free(char **list)
-{
-    if (list == NULL)
-        return;
-    for (char **p = list; *p != NULL; p++)
-        free(*p);
-    free(list);
-}
 
 void
 fcgi_options_register(struct sb_config *cfg, struct sb_common_config *common,
@@ -151,10 +104,10 @@ int
 fcgi_options_check(const struct sb_common_config *common,
                    const struct fcgi_config *conf, char *why, size_t size)
 {
-    char **anon = fcgi_options_split(conf->anonymous_read);
+    char **anon = sb_config_list(conf->anonymous_read);
     bool anonymous = anon[0] != NULL;
 
-    fcgi_options_split_free(anon);
+    sb_config_list_free(anon);
     if (common->secret == NULL && !anonymous) {
         snprintf(why, size, "no token_secret or token_secret_file: set one "
                             "(or anonymous_read for a read-only node)");

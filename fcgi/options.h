@@ -24,9 +24,5 @@ int fcgi_options_check(const struct sb_common_config *common,
  * running: the log level. SB_OK, or SB_ERR (logged) and nothing changes. */
 int fcgi_options_reload(int argc, char **argv);
 
-/* A list value split at commas and blanks: a new NULL-terminated array of
- * new strings (empty for NULL or ""); free with fcgi_options_split_free. */
-char **fcgi_options_split(const char *value);
-void fcgi_options_split_free(char **list);
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base64url.h"
+#include "channel.h"
 #include "limits.h"
 #include "log.h"
 #include "pg.h"
@@ -840,4 +841,51 @@ sb_config_startup(struct sb_config *cfg, int argc, char *const argv[])
 fail:
     fprintf(stderr, "%s: %s\n", cfg->program, cfg->error);
     return 2;
+}
+
+char **
+sb_config_list(const char *value)
+{
+    char **list = sb_calloc(1, sizeof(*list));
+    size_t n = 0;
+    const char *p = value != NULL ? value : "";
+
+    while (*p != '\0') {
+        size_t len = strcspn(p, ", \t");
+
+        if (len > 0) {
+            list = sb_realloc(list, (n + 2) * sizeof(*list));
+            list[n++] = sb_strndup(p, len);
+            list[n] = NULL;
+        }
+        p += len;
+        p += strspn(p, ", \t");
+    }
+    return list;
+}
+
+void
+sb_config_list_free(char **list)
+{
+    if (list == NULL)
+        return;
+    for (char **p = list; *p != NULL; p++)
+        free(*p);
+    free(list);
+}
+
+int
+sb_config_check_patterns(const char *value, char *why, size_t size)
+{
+    char **list = sb_config_list(value);
+    int rc = SB_OK;
+
+    for (char **p = list; *p != NULL && rc == SB_OK; p++) {
+        if (!sb_pattern_valid(*p)) {
+            snprintf(why, size, "'%s' is not a channel pattern", *p);
+            rc = SB_ERR;
+        }
+    }
+    sb_config_list_free(list);
+    return rc;
 }

@@ -139,4 +139,16 @@ char *sb_config_env_name(const char *name);
  */
 int sb_config_startup(struct sb_config *cfg, int argc, char *const argv[]);
 
+/*
+ * A list option's items: value split at commas, spaces and tabs, empty
+ * items dropped. Returns a NULL-terminated array of new strings (just the
+ * NULL for a NULL or empty value); release it with sb_config_list_free.
+ */
+char **sb_config_list(const char *value);
+/* Release a list from sb_config_list; NULL does nothing. */
+void sb_config_list_free(char **list);
+/* An sb_option check hook: every item of the list is a channel pattern
+ * (channel.h); otherwise SB_ERR with why naming the first bad item. */
+int sb_config_check_patterns(const char *value, char *why, size_t size);
+
 #endif

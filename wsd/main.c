@@ -61,8 +61,8 @@ configure(int argc, char **argv)
     }
     wsd_srv.argc = argc;
     wsd_srv.argv = argv;
-    wsd_srv.anon_patterns = wsd_options_split(wsd_srv.conf.anonymous_read);
-    wsd_srv.origins = wsd_options_split(wsd_srv.conf.allowed_origins);
+    wsd_srv.anon_patterns = sb_config_list(wsd_srv.conf.anonymous_read);
+    wsd_srv.origins = sb_config_list(wsd_srv.conf.allowed_origins);
     wsd_options_set_secret(&wsd_srv, wsd_srv.common.secret,
                            wsd_srv.common.secret_len);
     if (gethostname(wsd_srv.host, sizeof(wsd_srv.host)) != 0)
@@ -93,8 +93,8 @@ run(void)
 static void
 release(void)
 {
-    wsd_options_split_free(wsd_srv.anon_patterns);
-    wsd_options_split_free(wsd_srv.origins);
+    sb_config_list_free(wsd_srv.anon_patterns);
+    sb_config_list_free(wsd_srv.origins);
     wsd_options_set_secret(&wsd_srv, NULL, 0);
     sb_config_free(wsd_srv.cfg);
 }

@@ -22,22 +22,6 @@
 #define STR(x) #x
 
 /* Comma- or space-separated patterns, each valid (anonymous_read). */
-static int
-check_patterns(const char *value, char *why, size_t size)
-{
-    char **list = wsd_options_split(value);
-    int rc = SB_OK;
-
-    for (char **p = list; *p != NULL && rc == SB_OK; p++) {
-        if (!sb_pattern_valid(*p)) {
-            snprintf(why, size, "'%s' is not a channel pattern", *p);
-            rc = SB_ERR;
-        }
-    }
-    wsd_options_split_free(list);
-    return rc;
-}
-
 static const struct sb_option wsd_options[] = {
     {"listen_address", SB_OPT_STRING, 1, 255, "127.0.0.1",
      "address or interface to accept WebSocket connections on",
@@ -85,43 +69,12 @@ static const struct sb_option wsd_options[] = {
     {"anonymous_read", SB_OPT_STRING, 0, 16384, NULL,
      "channel patterns readable without a token, separated by commas or "
      "spaces (empty: none)",
-     OFF(anonymous_read), 0, check_patterns},
+     OFF(anonymous_read), 0, sb_config_check_patterns},
     {"allowed_origins", SB_OPT_STRING, 0, 16384, NULL,
      "browser origins allowed to open WebSockets, separated by commas or "
      "spaces (empty: any)",
      OFF(allowed_origins), 0, NULL},
 };
-
-char **
-wsd_options_split(const char *value)
-{
-    char **list = sb_calloc(1, sizeof(*list));
-    size_t n = 0;
-    const char *p = value != NULL ? value : "";
-
-    while (*p != '\0') {
-        size_t len = strcspn(p, ", \t");
-
-        if (len > 0) {
-            list = sb_realloc(list, (n + 2) * sizeof(*list));
-            list[n++] = sb_strndup(p, len);
-            list[n] = NULL;
-        }
-        p += len;
-        p += strspn(p, ", \t");
-    }
-    return list;
-}
-
-void
-wsd_options_split_free(char **list)
-{
-    if (list == NULL)
-        return;
-    for (char **p = list; *p != NULL; p++)
-        free(*p);
-    free(list);
-}
 
 void
 wsd_options_register(struct sb_config *cfg, struct sb_common_config *common,
@@ -136,10 +89,10 @@ int
 wsd_options_check(const struct sb_common_config *common,
                   const struct wsd_config *conf, char *why, size_t size)
 {
-    char **anon = wsd_options_split(conf->anonymous_read);
+    char **anon = sb_config_list(conf->anonymous_read);
     bool anonymous = anon[0] != NULL;
 
-    wsd_options_split_free(anon);
+    sb_config_list_free(anon);
     if (common->secret == NULL && !anonymous) {
         snprintf(why, size, "no token_secret or token_secret_file: set one "
                             "(or anonymous_read for a read-only node)");
@@ -174,10 +127,10 @@ take_over(struct wsd_server *s, const struct sb_common_config *common,
     s->conf.commit_batch = conf->commit_batch;
     s->conf.heartbeat_interval_ms = conf->heartbeat_interval_ms;
     s->common.max_data_bytes = common->max_data_bytes;
-    wsd_options_split_free(s->anon_patterns);
-    s->anon_patterns = wsd_options_split(conf->anonymous_read);
-    wsd_options_split_free(s->origins);
-    s->origins = wsd_options_split(conf->allowed_origins);
+    sb_config_list_free(s->anon_patterns);
+    s->anon_patterns = sb_config_list(conf->anonymous_read);
+    sb_config_list_free(s->origins);
+    s->origins = sb_config_list(conf->allowed_origins);
     wsd_options_set_secret(s, common->secret, common->secret_len);
 }
 

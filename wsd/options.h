@@ -31,9 +31,5 @@ int wsd_options_reload(struct wsd_server *s);
 void wsd_options_set_secret(struct wsd_server *s, const unsigned char *secret,
                             size_t len);
 
-/* A list value split at commas and blanks: a new NULL-terminated array of
- * new strings (empty for NULL or ""); free with wsd_options_split_free. */
-char **wsd_options_split(const char *value);
-void wsd_options_split_free(char **list);
 
 #endif

@@ -813,6 +813,42 @@ START_TEST(startup_exit_codes)
 }
 END_TEST
 
+START_TEST(list_split)
+{
+    char **l = sb_config_list(" chat:*, activity:main\t,,system:x ");
+
+    ck_assert_str_eq(l[0], "chat:*");
+    ck_assert_str_eq(l[1], "activity:main");
+    ck_assert_str_eq(l[2], "system:x");
+    ck_assert_ptr_null(l[3]);
+    sb_config_list_free(l);
+    l = sb_config_list(NULL);
+    ck_assert_ptr_null(l[0]);
+    sb_config_list_free(l);
+    l = sb_config_list(" ,\t, ");
+    ck_assert_ptr_null(l[0]);
+    sb_config_list_free(l);
+    sb_config_list_free(NULL);
+}
+END_TEST
+
+START_TEST(list_patterns_check)
+{
+    char why[128] = "";
+
+    ck_assert_int_eq(sb_config_check_patterns("chat:*, activity:main *", why,
+                                              sizeof(why)),
+                     SB_OK);
+    ck_assert_int_eq(sb_config_check_patterns("", why, sizeof(why)), SB_OK);
+    ck_assert_int_eq(sb_config_check_patterns("chat:*,Chat:x", why,
+                                              sizeof(why)),
+                     SB_ERR);
+    ck_assert_str_eq(why, "'Chat:x' is not a channel pattern");
+    ck_assert_int_eq(sb_config_check_patterns("chat:a*b", why, sizeof(why)),
+                     SB_ERR);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -870,6 +906,8 @@ config_suite(void)
     tcase_add_test(common_tc, common_secret_conflicts);
     tcase_add_test(common_tc, common_empty_unsets);
     tcase_add_test(common_tc, startup_exit_codes);
+    tcase_add_test(common_tc, list_split);
+    tcase_add_test(common_tc, list_patterns_check);
     suite_add_tcase(s, common_tc);
     return s;
 }
