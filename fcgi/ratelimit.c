@@ -96,20 +96,21 @@ int
 fcgi_ratelimit_take(const char *subject, long long n, long long *retry_ms)
 {
     int64_t now = fcgi_mono_ms();
+    /* A batch larger than the burst needs a full bucket and leaves a debt
+     * that later publishes wait for, so it can pass at all. */
+    double need = (double)(n < fcgi_app.conf.publish_burst
+                               ? n
+                               : fcgi_app.conf.publish_burst);
     struct bucket *b;
     int rc = SB_OK;
 
     pthread_mutex_lock(&lock);
     b = find(subject, now);
     refill(b, now);
-    /* A batch larger than the burst needs a full bucket and leaves a debt
-     * that later publishes wait for, so it can pass at all. */
-    if (b->tokens >= (double)(n < fcgi_app.conf.publish_burst
-                                  ? n
-                                  : fcgi_app.conf.publish_burst)) {
+    if (b->tokens >= need) {
         b->tokens -= (double)n;
     } else {
-        *retry_ms = (long long)(((double)n - b->tokens) * 1000.0 /
+        *retry_ms = (long long)((need - b->tokens) * 1000.0 /
                                 (double)fcgi_app.conf.publish_rate) +
                     1;
         rc = SB_AGAIN;
