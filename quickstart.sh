@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # quickstart.sh: install, build, run and test switchboard on Debian 12.
 #
-#   ./quickstart.sh          install dependencies, build, start the stack on a
-#                            private PostgreSQL cluster under ./var (or on the
-#                            database named by SWITCHBOARD_DATABASE_URL)
+#   ./quickstart.sh          install dependencies, build, and start the whole
+#                            stack: a private PostgreSQL cluster under ./var
+#                            (or the database named by SWITCHBOARD_DATABASE_URL),
+#                            wsd, switchboard-fcgi behind lighttpd serving the
+#                            dashboard, and the demo agent; prints the
+#                            dashboard URL
+#   ./quickstart.sh --apache the same with Apache instead of lighttpd
 #   ./quickstart.sh test     run every test: build with -Werror, make check,
 #                            make distcheck, make check under ASan+UBSan, and
 #                            a short libFuzzer run of every parser
-#   ./quickstart.sh stop     stop what "up" started
-#   ./quickstart.sh status   show what is running
+#   ./quickstart.sh stop     stop what it started (by the PIDs in ./var)
+#   ./quickstart.sh status   show each service
 #   ./quickstart.sh deps     only install the Debian packages
 #
+# Ports (all on 127.0.0.1): SWITCHBOARD_HTTP_PORT (8081, the web server:
+# dashboard, /api, /ws), SWITCHBOARD_WSD_PORT (8080, wsd itself) and
+# SWITCHBOARD_FCGI_PORT (9000, switchboard-fcgi's FastCGI socket).
 # Everything the stack writes lives in ./var; "rm -rf var" after "stop"
 # forgets it. Daemons are stopped by the PIDs recorded there.
 set -euo pipefail
@@ -23,7 +30,7 @@ DEPS_BUILD="build-essential autoconf automake pkg-config libfcgi-dev libpq-dev
   libwebsockets-dev libjansson-dev libssl-dev uuid-dev check clang
   libclang-rt-14-dev"
 DEPS_RUN="postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
-  python3-websockets lighttpd apache2 curl"
+  python3-websockets lighttpd apache2 curl nodejs npm chromium"
 
 say() { printf '%s\n' "quickstart: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -35,6 +42,9 @@ as_root() {
 cmd_deps() {
     local missing=()
     for p in $DEPS_BUILD $DEPS_RUN; do
+        # Node.js builds from outside Debian bring their own npm and
+        # conflict with Debian's package of it.
+        [ "$p" = npm ] && command -v npm > /dev/null 2>&1 && continue
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
             grep -q 'install ok installed' || missing+=("$p")
     done
@@ -60,6 +70,12 @@ build() {
 cmd_test() {
     cmd_deps
     export SB_REQUIRE_DB=1 SB_REQUIRE_WSD=1 SB_REQUIRE_WEB=1
+    export SB_REQUIRE_NODE=1 SB_REQUIRE_BROWSER=1
+    if [ -f "$top/tests/browser/package.json" ]; then
+        say "npm install in tests/browser"
+        (cd "$top/tests/browser" && npm install --no-audit --no-fund) ||
+            die "npm install in tests/browser failed"
+    fi
     say "build with warnings as errors, then make check"
     build "$top/build" --enable-werror
     make -C "$top/build" -j"$jobs" check || fail_logs "$top/build"
@@ -152,8 +168,10 @@ log_level = info"
         umask 077
         printf '# wsd of the quick-start stack (see wsd.conf.example)\n%s\nlisten_port = %s\n' \
             "$common" "$wsd_port" > "$var/wsd.conf"
-        printf '# switchboard-fcgi of the quick-start stack\n%s\n' "$common" \
-            > "$var/fcgi.conf"
+        printf '# switchboard-fcgi of the quick-start stack\n%s\nlisten = 127.0.0.1:%s\n' \
+            "$common" "$fcgi_port" > "$var/fcgi.conf"
+        printf '# the demo agent of the quick-start stack\ndsn = %s\nlog_level = info\n' \
+            "$app_url" > "$var/agent.conf"
     )
 }
 
@@ -172,33 +190,159 @@ http_ok() {
     return 1
 }
 
-start_wsd() {
-    daemon_running wsd && return 0
-    "$top/build/wsd/wsd" --config "$var/wsd.conf" --log_file "$var/wsd.log" \
-        < /dev/null > /dev/null 2>&1 &
-    echo $! > "$var/wsd.pid"
+# Something accepts TCP connections on 127.0.0.1:PORT.
+tcp_ok() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# start_bg NAME COMMAND...: run it in the background, output appended to
+# var/NAME.log, PID in var/NAME.pid (unless it already runs).
+start_bg() {
+    local name=$1
+    shift
+    daemon_running "$name" && return 0
+    "$@" < /dev/null >> "$var/$name.log" 2>&1 &
+    echo $! > "$var/$name.pid"
+}
+
+# wait_ready NAME WHAT COMMAND...: until COMMAND succeeds, at most 10 s, and
+# only while NAME runs.
+wait_ready() {
+    local name=$1 what=$2
+    shift 2
     for _ in $(seq 50); do
-        http_ok "$wsd_port" /healthz 2>/dev/null && return 0
-        daemon_running wsd || break
+        "$@" 2>/dev/null && return 0
+        daemon_running "$name" || break
         sleep 0.2
     done
-    tail -n 20 "$var/wsd.log" >&2 || true
-    die "wsd did not become healthy on port $wsd_port (log above)"
+    tail -n 20 "$var/$name.log" "$var/$name.err" 2>/dev/null >&2 || true
+    die "$name is not ready: $what (log above)"
+}
+
+start_daemons() {
+    start_bg wsd "$top/build/wsd/wsd" --config "$var/wsd.conf"
+    wait_ready wsd "http://127.0.0.1:$wsd_port/healthz" http_ok "$wsd_port" /healthz
+    start_bg fcgi "$top/build/fcgi/switchboard-fcgi" --config "$var/fcgi.conf"
+    wait_ready fcgi "FastCGI on 127.0.0.1:$fcgi_port" tcp_ok "$fcgi_port"
+    start_bg agent "$top/build/contrib/agent/switchboard-demo-agent" \
+        --config "$var/agent.conf"
+    wait_ready agent "following the chat channels" \
+        grep -q 'following .* chat channels' "$var/agent.log"
+}
+
+# The document root: the dashboard and, beside it, the JavaScript client.
+make_www() {
+    rm -rf "$var/www"
+    mkdir -p "$var/www/js"
+    if [ -f "$top/contrib/dashboard/index.html" ]; then
+        cp -R "$top/contrib/dashboard/." "$var/www/"
+    else
+        printf '%s\n' '<!doctype html><title>switchboard</title>' \
+            '<p>No dashboard in contrib/dashboard; the API answers at <a href="/api/v1/health">/api/v1/health</a>.' \
+            > "$var/www/index.html"
+    fi
+    if [ -f "$top/contrib/js/switchboard.js" ]; then
+        cp "$top/contrib/js/switchboard.js" "$var/www/js/switchboard.js"
+    fi
+    chmod -R a+rX "$var/www"
+}
+
+start_lighttpd() {
+    cat > "$var/lighttpd.conf" <<EOF
+# lighttpd of the quick-start stack: contrib/lighttpd/switchboard.conf on
+# 127.0.0.1:$http_port
+var.sb_fcgi_host = "127.0.0.1"
+var.sb_fcgi_port = $fcgi_port
+var.sb_wsd_host  = "127.0.0.1"
+var.sb_wsd_port  = $wsd_port
+var.sb_docroot   = "$var/www"
+server.bind      = "127.0.0.1"
+server.port      = $http_port
+server.errorlog  = "$var/lighttpd.err"
+include_shell "/usr/share/lighttpd/create-mime.conf.pl"
+include "$top/contrib/lighttpd/switchboard.conf"
+EOF
+    lighttpd -tt -f "$var/lighttpd.conf" > /dev/null ||
+        die "lighttpd rejects $var/lighttpd.conf"
+    start_bg lighttpd lighttpd -D -f "$var/lighttpd.conf"
+}
+
+# Apache as its own unprivileged instance: its own PidFile, ErrorLog and
+# runtime directory under var, children as www-data when run by root.
+start_apache() {
+    local mods=/usr/lib/apache2/modules user=www-data
+    daemon_running apache && return 0
+    id "$user" > /dev/null 2>&1 || user=$(id -un)
+    mkdir -p "$var/apache-run"
+    cat > "$var/apache.conf" <<EOF
+# Apache of the quick-start stack: contrib/apache/switchboard.conf on
+# 127.0.0.1:$http_port
+ServerRoot "$var"
+ServerName localhost
+Listen 127.0.0.1:$http_port
+PidFile "$var/apache.pid"
+ErrorLog "$var/apache.err"
+LogLevel warn
+DefaultRuntimeDir "$var/apache-run"
+Mutex file:$var/apache-run default
+User $user
+Group $(id -gn "$user")
+LoadModule mpm_event_module $mods/mod_mpm_event.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule alias_module $mods/mod_alias.so
+LoadModule mime_module $mods/mod_mime.so
+LoadModule dir_module $mods/mod_dir.so
+LoadModule proxy_module $mods/mod_proxy.so
+LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so
+LoadModule proxy_http_module $mods/mod_proxy_http.so
+TypesConfig /etc/mime.types
+DirectoryIndex index.html
+Define SB_FCGI 127.0.0.1:$fcgi_port
+Define SB_WSD 127.0.0.1:$wsd_port
+Define SB_DOCROOT $var/www
+Include "$top/contrib/apache/switchboard.conf"
+EOF
+    apache2 -t -f "$var/apache.conf" 2> /dev/null ||
+        die "apache2 rejects $var/apache.conf"
+    apache2 -f "$var/apache.conf" -k start ||
+        die "apache2 did not start (see $var/apache.err)"
+    for _ in $(seq 50); do
+        [ -s "$var/apache.pid" ] && return 0
+        sleep 0.1
+    done
+    die "apache2 wrote no $var/apache.pid (see $var/apache.err)"
+}
+
+# Start WEB (lighttpd or apache) after stopping the other one, then wait
+# for the API behind it.
+start_web() {
+    local web=$1
+    case $web in
+    lighttpd) stop_daemon apache; start_lighttpd ;;
+    apache) stop_daemon lighttpd; start_apache ;;
+    esac
+    wait_ready "$web" "http://127.0.0.1:$http_port/api/v1/health" \
+        http_ok "$http_port" /api/v1/health
 }
 
 cmd_up() {
+    local web=${1:-lighttpd}
     cmd_deps
     say "building"
     build "$top/build"
     mkdir -p "$var"
     wsd_port=${SWITCHBOARD_WSD_PORT:-8080}
+    fcgi_port=${SWITCHBOARD_FCGI_PORT:-9000}
+    http_port=${SWITCHBOARD_HTTP_PORT:-8081}
     database_urls
     db_setup
     write_config
     "$top/build/fcgi/switchboard-fcgi" --config "$var/fcgi.conf" \
         --check-config > /dev/null || die "switchboard-fcgi rejected fcgi.conf"
-    start_wsd
-    print_summary
+    start_daemons
+    make_www
+    start_web "$web"
+    print_summary "$web"
 }
 
 print_summary() {
@@ -207,13 +351,16 @@ print_summary() {
         "SELECT switchboard.mint_token('demo', 'admin', '12 hours')")
     cat <<EOF
 
-switchboard is up.
-  database     psql "$url"
-  WebSocket    ws://127.0.0.1:$wsd_port/ws   (health: http://127.0.0.1:$wsd_port/healthz)
-  config       $var/wsd.conf, $var/fcgi.conf; logs in $var/*.log
-  admin token  $token
-  try          psql "$url" -c "SELECT switchboard.log_activity('activity:main', 'info', 'hello')"
-               psql "$url" -c "SELECT * FROM switchboard.recent_activity"
+switchboard is up ($1 on 127.0.0.1:$http_port, wsd, switchboard-fcgi, the demo agent).
+
+  dashboard    http://127.0.0.1:$http_port/#token=$token
+  API          http://127.0.0.1:$http_port/api/v1/health   (WebSocket: ws://127.0.0.1:$http_port/ws)
+  admin token  export TOKEN=$token
+  chat         curl -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
+                 -d '{"type":"message","data":{"text":"hello"}}' \\
+                 http://127.0.0.1:$http_port/api/v1/channels/chat:demo/events
+  database     psql "$url" -c "SELECT * FROM switchboard.recent_chat"
+  config, logs $var/*.conf, $var/*.log
   stop         ./quickstart.sh stop
 EOF
 }
@@ -232,8 +379,14 @@ stop_daemon() {
     say "stopped $1 (pid $pid)"
 }
 
+# In the order that lets each finish its work: the web servers first, the
+# agent before the database it writes to.
+SERVICES="lighttpd apache agent fcgi wsd"
+
 cmd_stop() {
-    stop_daemon wsd
+    for d in $SERVICES; do
+        stop_daemon "$d"
+    done
     if [ -f "$var/pg.env" ]; then
         "$top/tests/db/pgcluster.sh" stop "$var/pg" --keep
         rm -f "$var/pg.env"
@@ -242,11 +395,13 @@ cmd_stop() {
 }
 
 cmd_status() {
-    if daemon_running wsd; then
-        say "wsd: running, pid $(cat "$var/wsd.pid")"
-    else
-        say "wsd: stopped"
-    fi
+    for d in $SERVICES; do
+        if daemon_running "$d"; then
+            say "$d: running, pid $(cat "$var/$d.pid")"
+        else
+            say "$d: stopped"
+        fi
+    done
     if [ -f "$var/pg.env" ] &&
         "$top/tests/db/pgcluster.sh" status "$var/pg" >/dev/null 2>&1; then
         say "private PostgreSQL cluster: running ($(tr '\n' ' ' < "$var/pg.env"))"
@@ -256,7 +411,8 @@ cmd_status() {
 }
 
 case "${1:-up}" in
-up) cmd_up ;;
+up) cmd_up lighttpd ;;
+--apache | apache) cmd_up apache ;;
 test) cmd_test ;;
 stop) cmd_stop ;;
 status) cmd_status ;;

@@ -63,6 +63,8 @@ export interface SwitchboardOptions {
   backoff?: { baseMs?: number; maxMs?: number };
   /** Application ping (latency); default 10000. */
   pingIntervalMs?: number;
+  /** A ping unanswered this long loses the connection (default 5000). */
+  pongTimeoutMs?: number;
   /** While on a fallback transport, try WebSocket again this often; default 60000. */
   upgradeIntervalMs?: number;
   /** Consecutive failures of a transport before the next one is tried; default 3. */

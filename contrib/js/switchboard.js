@@ -23,6 +23,9 @@ const DEFAULTS = {
   outboxLimit: 1000,
   backoff: { baseMs: 250, maxMs: 30000 },
   pingIntervalMs: 10000,
+  // A ping unanswered this long loses the connection (a peer or proxy that
+  // went away without closing is noticed within pingIntervalMs + this).
+  pongTimeoutMs: 5000,
   upgradeIntervalMs: 60000,
   // Consecutive failures of one transport before the next one is tried.
   fallbackAfter: 3,
@@ -339,15 +342,15 @@ class WsTransport {
     return this.request({ op: 'presence', channel }).then((r) => r.members);
   }
 
-  /** A ping; a previous one still unanswered after timeoutMs loses the connection. */
+  /** A ping; unanswered after timeoutMs, it loses the connection. */
   ping(timeoutMs) {
+    if (this.pingSent || this.closed) return;
     const now = Date.now();
-    if (this.pingSent && now - this.pingSent.at > timeoutMs) {
-      this._lose(new SwitchboardError(E_TIMEOUT, `no pong within ${timeoutMs} ms`));
-      return;
-    }
-    if (this.pingSent) return;
     this.pingSent = { ts: now, at: now };
+    const sent = this.pingSent;
+    setTimeout(() => {
+      if (this.pingSent === sent) this._lose(new SwitchboardError(E_TIMEOUT, `no pong within ${timeoutMs} ms`));
+    }, timeoutMs);
     try {
       this.send({ op: 'ping', ts: now });
     } catch {
@@ -844,7 +847,7 @@ export class Switchboard {
     this._flush();
     this._metricsSync();
     this._clearTimer('ping');
-    const ping = () => { if (this._t === t) t.ping(Math.max(2 * this._opts.pingIntervalMs, 5000)); };
+    const ping = () => { if (this._t === t) t.ping(this._opts.pongTimeoutMs); };
     ping();
     this._timers.ping = setInterval(ping, this._opts.pingIntervalMs);
     this._scheduleRefresh();
