@@ -8,7 +8,8 @@ SELECT col_is_pk('switchboard', 'schema_migrations', 'version', 'keyed by versio
 SELECT results_eq(
     $$SELECT version, name FROM switchboard.schema_migrations ORDER BY version$$,
     $$VALUES ('001', 'foundation'), ('002', 'activity'), ('003', 'workflow'),
-             ('004', 'operations'), ('005', 'tokens')$$,
+             ('004', 'operations'), ('005', 'tokens'), ('006', 'metrics'),
+             ('007', 'tasks_read'), ('008', 'estimates')$$,
     'every migration is recorded once, with its name');
 SELECT is_empty($$SELECT version FROM switchboard.schema_migrations WHERE applied_at IS NULL
                     OR applied_at > now()$$,
