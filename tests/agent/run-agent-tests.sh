@@ -34,7 +34,6 @@ top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 AGENT=$top_builddir/contrib/agent/switchboard-demo-agent
 PY=${SB_PYTHON:-/usr/bin/python3}
-pgcluster=$top_srcdir/tests/db/pgcluster.sh
 
 harness_name=run-agent-tests
 harness_require=SB_REQUIRE_DB
@@ -45,60 +44,23 @@ require_pg_server
 [ -x "$PY" ] || skip "$PY not found"
 [ -x "$AGENT" ] || fail "$AGENT not built"
 
-migrate=$top_builddir/sql/switchboard-migrate
-if [ -x "$migrate" ]; then
-    migrate_cmd() { "$migrate" --sqldir "$top_srcdir/sql" "$@"; }
-else
-    migrate_cmd() { sh "$top_srcdir/sql/switchboard-migrate.in" --sqldir "$top_srcdir/sql" "$@"; }
-fi
-
-base=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-agenttest.XXXXXX") || fail "mktemp"
-chmod 0755 "$base"
-cluster=$base/pg
+new_base agenttest
 checks=0
-
-# shellcheck disable=SC2317 # called by cleanup and at the end
-stop_pid() {
-    [ -s "$1" ] || return 0
-    pid=$(cat "$1")
-    kill -TERM "$pid" 2>/dev/null
-    n=0
-    while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 50 ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    kill -KILL "$pid" 2>/dev/null && say "killed $(basename "$1" .pid)"
-    rm -f "$1"
-}
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-    stop_pid "$base/listen.pid"
-    stop_pid "$base/agent.pid"
-    "$pgcluster" stop "$cluster" >/dev/null 2>&1 ||
-        echo "run-agent-tests: could not stop the cluster in $cluster" >&2
-    if [ "${SB_AGENT_KEEP:-0}" = 1 ]; then
-        say "kept $base"
-    else
-        rm -rf "$base"
-    fi
+    stop_pids 5 "$base/listen.pid" "$base/agent.pid"
+    pg_stop "$cluster"
+    keep_or_remove "$base" SB_AGENT_KEEP
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # --- the cluster, the schema, the agent's role ---------------------------------
 
-"$pgcluster" start "$cluster" >"$base/pg.env" || fail "could not start a cluster"
-# shellcheck source=/dev/null
-. "$base/pg.env"
+pg_start "$cluster"
 DB=switchboard_agent
-export PGDATABASE=$DB
-psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $DB" || fail "createdb"
-migrate_cmd -d "dbname=$DB" >"$base/migrate.log" 2>&1 ||
-    { cat "$base/migrate.log" >&2; fail "switchboard-migrate"; }
-psql -X -q -v ON_ERROR_STOP=1 \
-    -c 'CREATE ROLE sb_agent LOGIN IN ROLE switchboard_app' ||
-    fail "could not create the login role sb_agent"
+pg_database $DB sb_agent
 DSN="host=$PGHOST port=$PGPORT dbname=$DB user=sb_agent"
 
 # q SQL: one value per line, unaligned.
@@ -274,7 +236,7 @@ say "failing tool: error event, failed task, error entry, no reply"
 
 # --- cancel during the stream --------------------------------------------------------
 
-stop_pid "$base/agent.pid"
+stop_pids 5 "$base/agent.pid"
 start_agent 150
 wait_for "agent online again" 15 \
     "SELECT count(*) > 1 FROM switchboard.event_log WHERE channel = 'agent:demo'

@@ -14,64 +14,35 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
 cmdline="$0 $*"
+harness_name=run-bench.sh
+# shellcheck source=bench-lib.sh
+. "$here/bench-lib.sh"
 
-bench=
-case ${1:-} in
--* | '') ;;
-*)
-    bench=$1
-    shift
-    ;;
-esac
 # The build tree: given, or the one holding BENCH_STORE (make bench passes
 # $(abs_top_builddir)/tests/bench/bench_store), or the source tree.
-if [ -z "${top_builddir:-}" ]; then
-    top_builddir=$top_srcdir
-    [ -n "$bench" ] && top_builddir=$(cd "$(dirname "$bench")/../.." && pwd)
-fi
-bench=${bench:-$top_builddir/tests/bench/bench_store}
-[ -x "$bench" ] || {
-    echo "run-bench.sh: $bench not built (run make first)" >&2
-    exit 1
-}
+bench_tool bench_store "${1:-}" && shift
+[ -x "$tool" ] || die "$tool not built (run make first)"
 
-# The built runner when there is one, else its source (--sqldir is given).
-migrate=$top_builddir/sql/switchboard-migrate
-[ -x "$migrate" ] || migrate="sh $top_srcdir/sql/switchboard-migrate.in"
-
-base=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench.XXXXXX")
-chmod 0755 "$base"
-cluster=$base/pg
+new_base bench
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-    "$top_srcdir/tests/db/pgcluster.sh" stop "$cluster" || true
+    pg_stop "$cluster"
     rm -rf "$base"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-eval "$("$top_srcdir/tests/db/pgcluster.sh" start "$cluster")"
-export PGDATABASE=postgres
-psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE DATABASE switchboard_bench'
-export PGDATABASE=switchboard_bench
-$migrate -q --sqldir "$top_srcdir/sql" -d "dbname=switchboard_bench"
-psql -X -q -v ON_ERROR_STOP=1 \
-    -c 'CREATE ROLE switchboard_bench LOGIN IN ROLE switchboard_app'
+pg_start "$cluster"
+pg_database switchboard_bench switchboard_bench
 
-setting() {
-    psql -X -At -c "SHOW $1"
-}
-
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $mem memory, $(uname -sr)"
-echo "postgresql: $(psql -X -At -c 'SELECT version()')"
-echo "settings: fsync=$(setting fsync) synchronous_commit=$(setting synchronous_commit)" \
-    "wal_sync_method=$(setting wal_sync_method) shared_buffers=$(setting shared_buffers)" \
+print_machine
+echo "postgresql: $(sql 'SELECT version()')"
+echo "settings: fsync=$(sql 'SHOW fsync') synchronous_commit=$(sql 'SHOW synchronous_commit')" \
+    "wal_sync_method=$(sql 'SHOW wal_sync_method') shared_buffers=$(sql 'SHOW shared_buffers')" \
     "(a private cluster on $(df -P "$base" | awk 'NR == 2 { print $1 }'))"
 echo "run: $cmdline"
 
 SB_BENCH_DSN="host=$PGHOST port=$PGPORT dbname=switchboard_bench user=switchboard_bench"
 export SB_BENCH_DSN
-"$bench" "$@"
+"$tool" "$@"

@@ -36,13 +36,6 @@ require_pg_server
 [ -n "$PG_PROVE" ] && [ -x "$PG_PROVE" ] ||
     command -v "$PG_PROVE" >/dev/null 2>&1 || skip "pg_prove not found"
 
-# The built runner when there is one, else its source with --sqldir.
-migrate=$top_builddir/sql/switchboard-migrate
-if [ -x "$migrate" ]; then
-    migrate_cmd() { "$migrate" --sqldir "$top_srcdir/sql" "$@"; }
-else
-    migrate_cmd() { sh "$top_srcdir/sql/switchboard-migrate.in" --sqldir "$top_srcdir/sql" "$@"; }
-fi
 versions=0
 for f in "$top_srcdir"/sql/[0-9][0-9][0-9]_*.sql; do
     [ -f "$f" ] && versions=$((versions + 1))
@@ -50,25 +43,16 @@ done
 
 # --- the cluster ----------------------------------------------------------------
 
-base=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-dbtest.XXXXXX") || fail "mktemp"
-# When run as root the server runs as postgres, which must reach the cluster.
-chmod 0755 "$base"
-cluster=$base/pg
+new_base dbtest
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-    "$top_srcdir/tests/db/pgcluster.sh" stop "$cluster" >/dev/null 2>&1 ||
-        echo "run-db-tests: could not stop the cluster in $cluster" >&2
+    pg_stop "$cluster"
     rm -rf "$base"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-envfile=$base/pg.env
-"$top_srcdir/tests/db/pgcluster.sh" start "$cluster" >"$envfile" ||
-    fail "could not start a cluster"
-# shellcheck source=/dev/null
-. "$envfile"
-export PGDATABASE=postgres
+pg_start "$cluster"
 say "cluster on port $PGPORT (socket in $PGHOST)"
 
 sql() {

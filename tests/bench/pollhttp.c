@@ -1,0 +1,387 @@
+/*
+ * pollhttp.c: HTTP/1.1 client connections for pollload (see pollhttp.h).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pollhttp.h"
+#include "xalloc.h"
+
+#define READ_CHUNK 65536
+#define EVENTS_MAX 512
+
+int64_t
+poll_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+poll_die(const char *what, const char *detail)
+{
+    fprintf(stderr, "pollload: %s: %s\n", what, detail ? detail : "");
+    exit(1);
+}
+
+/* --- buffers --- */
+
+void
+pbuf_consume(struct fcgi_buf *b, size_t n)
+{
+    if (n >= b->len) {
+        b->len = 0;
+    } else {
+        memmove(b->data, b->data + n, b->len - n);
+        b->len -= n;
+    }
+    if (b->data != NULL)
+        b->data[b->len] = '\0';
+}
+
+/* --- the response parser --- */
+
+/* The value of header name in head (lines ending "\r\n"), or NULL. */
+static const char *
+header(const char *head, const char *end, const char *name, size_t *len)
+{
+    size_t nl = strlen(name);
+
+    for (const char *p = strstr(head, "\r\n"); p != NULL && p + 2 < end;
+         p = strstr(p + 2, "\r\n")) {
+        const char *line = p + 2, *eol = strstr(line, "\r\n");
+
+        if (eol == NULL || eol > end || strncasecmp(line, name, nl) != 0 ||
+            line[nl] != ':')
+            continue;
+        line += nl + 1;
+        while (*line == ' ')
+            line++;
+        *len = (size_t)(eol - line);
+        return line;
+    }
+    return NULL;
+}
+
+static void
+copy_header(char *dst, const char *head, const char *end, const char *name)
+{
+    size_t len;
+    const char *v = header(head, end, name, &len);
+
+    if (v == NULL || len >= POLLHTTP_TAG_MAX)
+        len = 0;
+    memcpy(dst, v ? v : "", len);
+    dst[len] = '\0';
+}
+
+/* Decode a chunked body starting at p; returns the end of the body's
+ * last byte (after the final CRLF), NULL when incomplete, or (char *)-1. */
+static const char *
+dechunk(struct fcgi_buf *body, const char *p, const char *end)
+{
+    for (;;) {
+        char *eol;
+        unsigned long size = strtoul(p, &eol, 16);
+        const char *crlf = memmem(p, (size_t)(end - p), "\r\n", 2);
+
+        if (crlf == NULL)
+            return end - p > 32 ? (const char *)-1 : NULL;
+        if (eol == p || size > POLLHTTP_BODY_MAX)
+            return (const char *)-1;
+        p = crlf + 2;
+        if ((size_t)(end - p) < size + 2)
+            return NULL;
+        if (size == 0)
+            return p + 2; /* no trailers here */
+        fcgi_buf_put(body, p, size);
+        p += size + 2;
+    }
+}
+
+long
+presp_parse(struct presp *r, const char *buf, size_t len)
+{
+    const char *hend = memmem(buf, len, "\r\n\r\n", 4), *end = buf + len;
+    const char *v, *body;
+    size_t vlen;
+
+    if (hend == NULL)
+        return len > POLLHTTP_HEAD_MAX ? -1 : 0;
+    if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0)
+        return -1;
+    r->status = atoi(buf + 9);
+    body = hend + 4;
+    r->body.len = 0;
+    fcgi_buf_put(&r->body, "", 0);
+    v = header(buf, body, "Connection", &vlen);
+    r->close = v != NULL && strncasecmp(v, "close", 5) == 0;
+    copy_header(r->last_modified, buf, body, "Last-Modified");
+    copy_header(r->etag, buf, body, "Etag");
+    v = header(buf, body, "Transfer-Encoding", &vlen);
+    if (v != NULL && strncasecmp(v, "chunked", 7) == 0) {
+        const char *done = dechunk(&r->body, body, end);
+
+        if (done == (const char *)-1)
+            return -1;
+        return done == NULL ? 0 : (long)(done - buf);
+    }
+    v = header(buf, body, "Content-Length", &vlen);
+    vlen = v != NULL ? strtoul(v, NULL, 10) : 0;
+    if (vlen > POLLHTTP_BODY_MAX)
+        return -1;
+    if ((size_t)(end - body) < vlen)
+        return 0;
+    fcgi_buf_put(&r->body, body, vlen);
+    return (long)(body - buf) + (long)vlen;
+}
+
+/* --- the loop --- */
+
+void
+ploop_init(struct ploop *l, const char *url)
+{
+    const char *p = strncmp(url, "http://", 7) == 0 ? url + 7 : url;
+    const char *colon = strchr(p, ':');
+
+    memset(l, 0, sizeof(*l));
+    if (colon == NULL || (size_t)(colon - p) >= sizeof(l->host))
+        poll_die("bad url (want http://HOST:PORT)", url);
+    memcpy(l->host, p, (size_t)(colon - p));
+    l->port = atoi(colon + 1);
+    l->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (l->ep < 0)
+        poll_die("epoll_create1", strerror(errno));
+}
+
+static int
+socket_to(const char *host, int port, bool blocking)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port)};
+    int one = 1;
+    int fd =
+        socket(AF_INET,
+               SOCK_STREAM | SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK), 0);
+
+    if (fd < 0)
+        poll_die("socket", strerror(errno));
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        poll_die("not an IPv4 address", host);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 &&
+        errno != EINPROGRESS)
+        poll_die("connect", strerror(errno));
+    return fd;
+}
+
+static void
+watch(struct ploop *l, struct pconn *c, int op)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP |
+                                       (c->writing ? EPOLLOUT : 0),
+                             .data.ptr = c};
+
+    if (epoll_ctl(l->ep, op, c->fd, &ev) != 0)
+        poll_die("epoll_ctl", strerror(errno));
+}
+
+void
+pconn_open(struct ploop *l, struct pconn *c)
+{
+    c->fd = socket_to(l->host, l->port, false);
+    c->busy = false;
+    c->writing = false;
+    c->in.len = 0;
+    watch(l, c, EPOLL_CTL_ADD);
+    l->connects++;
+    pconn_kick(l, c);
+}
+
+void
+pconn_close(struct ploop *l, struct pconn *c)
+{
+    if (c->fd < 0)
+        return;
+    epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+}
+
+static void
+reconnect(struct ploop *l, struct pconn *c)
+{
+    pconn_close(l, c);
+    c->reconnects++;
+    pconn_open(l, c);
+}
+
+static void
+flush_out(struct ploop *l, struct pconn *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off,
+                         c->out.len - c->out_off, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == ENOTCONN))
+            break;
+        if (n <= 0) {
+            reconnect(l, c);
+            return;
+        }
+        c->out_off += (size_t)n;
+    }
+    bool more = c->out_off < c->out.len;
+
+    if (more != c->writing) {
+        c->writing = more;
+        watch(l, c, EPOLL_CTL_MOD);
+    }
+    if (!more)
+        c->sent_us = poll_now_us();
+}
+
+void
+pconn_kick(struct ploop *l, struct pconn *c)
+{
+    if (c->busy || c->fd < 0)
+        return;
+    c->out.len = 0;
+    c->out_off = 0;
+    if (!c->ops->request(c, &c->out))
+        return;
+    c->busy = true;
+    flush_out(l, c);
+}
+
+/* Hand every complete response in c->in to the scenario. */
+static void
+take_responses(struct ploop *l, struct pconn *c)
+{
+    for (;;) {
+        long used = presp_parse(&c->resp, c->in.data, c->in.len);
+
+        if (used < 0)
+            poll_die("malformed response", c->in.data);
+        if (used == 0)
+            return;
+        pbuf_consume(&c->in, (size_t)used);
+        c->busy = false;
+        c->ops->response(c, &c->resp);
+        if (c->resp.close) {
+            reconnect(l, c);
+            return;
+        }
+        pconn_kick(l, c);
+    }
+}
+
+static void
+readable(struct ploop *l, struct pconn *c)
+{
+    char buf[READ_CHUNK];
+    ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        /* The server closed a kept-alive connection: send again. */
+        reconnect(l, c);
+        return;
+    }
+    fcgi_buf_put(&c->in, buf, (size_t)n);
+    take_responses(l, c);
+}
+
+void
+ploop_turn(struct ploop *l, int ms)
+{
+    struct epoll_event ev[EVENTS_MAX];
+    int n = epoll_wait(l->ep, ev, EVENTS_MAX, ms);
+
+    for (int i = 0; i < n; i++) {
+        struct pconn *c = ev[i].data.ptr;
+
+        if (c->fd < 0)
+            continue;
+        if (ev[i].events & EPOLLOUT)
+            flush_out(l, c);
+        if (c->fd >= 0 &&
+            (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
+            readable(l, c);
+    }
+}
+
+/* --- blocking exchanges --- */
+
+int
+phttp_connect(const char *host, int port)
+{
+    return socket_to(host, port, true);
+}
+
+void
+phttp_exchange(int fd, const struct fcgi_buf *req, int n,
+               void (*check)(const struct presp *r, void *arg), void *arg)
+{
+    struct fcgi_buf in = {0};
+    struct presp r = {0};
+    char buf[READ_CHUNK];
+
+    for (size_t off = 0; off < req->len;) {
+        ssize_t w = send(fd, req->data + off, req->len - off, MSG_NOSIGNAL);
+
+        if (w <= 0 && errno != EINTR)
+            poll_die("send", strerror(errno));
+        off += w > 0 ? (size_t)w : 0;
+    }
+    while (n > 0) {
+        long used = presp_parse(&r, in.data ? in.data : "", in.len);
+        ssize_t got;
+
+        if (used < 0)
+            poll_die("malformed response", in.data);
+        if (used > 0) {
+            pbuf_consume(&in, (size_t)used);
+            if (check != NULL)
+                check(&r, arg);
+            n--;
+            continue;
+        }
+        got = recv(fd, buf, sizeof(buf), 0);
+        if (got <= 0)
+            poll_die("recv", got == 0 ? "server closed" : strerror(errno));
+        fcgi_buf_put(&in, buf, (size_t)got);
+    }
+    fcgi_buf_release(&in);
+    fcgi_buf_release(&r.body);
+}
+
+long long
+poll_number_after(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+
+    if (p == NULL)
+        return -1;
+    p += strlen(key);
+    if (*p == '{')
+        p = strchr(p, '}') ? strchr(p, '}') + 1 : p;
+    while (*p == ' ' || *p == ':' || *p == '\t')
+        p++;
+    return (*p >= '0' && *p <= '9') ? strtoll(p, NULL, 10) : -1;
+}

@@ -1,0 +1,949 @@
+/*
+ * pollload.c: load for long-polling and REST over HTTP/1.1, against
+ * switchboard-fcgi behind a web server (-k sb) or Nchan's long-poll
+ * subscriber in nginx (-k nchan). One thread drives every client
+ * connection through epoll (keep-alive, non-blocking); a second thread
+ * publishes.
+ *
+ *   pollload park -k sb|nchan -u URL [-n 5000] [-p LABEL=PID[+]]...
+ *       n long-polls on one channel; once the server reports all n waiting
+ *       (switchboard: switchboard_parked_requests in /api/v1/metrics;
+ *       Nchan: "subscribers" in its stub status), the resident memory of
+ *       each -p process is read again, one event is published, and the
+ *       time until every poll has its answer is measured (each poll is
+ *       answered once; nobody polls again).
+ *   pollload rate -k sb|nchan -u URL [-n 1000] [-C 10] [-b 10] [-r 5] [-d 10]
+ *       n pollers over C channels (poller i on channel i mod C), each
+ *       polling again at once with its cursor; r times a second the
+ *       publisher sends b events to every channel (switchboard: one
+ *       publish_batch call from its own database connection; Nchan: b
+ *       pipelined POSTs per channel on one keep-alive connection). Reports
+ *       deliveries per second, events per response, publish-to-receive
+ *       latency and the CPU time of the -p processes per delivery.
+ *   pollload rest -u URL [-n 16] [-C 10] [-d 5] [-l 100]
+ *       n connections, each sending its next request when the last is
+ *       answered: d seconds of single-event POST .../events, then d seconds
+ *       of GET .../events?after=N&limit=l at random N.
+ *
+ * -p LABEL=PID names a process to measure (RSS from /proc/PID/status, CPU
+ * from utime+stime in /proc/PID/stat); PID+ adds its child processes (the
+ * PostgreSQL backends, the nginx workers). The token comes from
+ * $SB_BENCH_TOKEN, the publisher's conninfo from -D or $SB_BENCH_DSN.
+ * Every wait is bounded (WAIT_S); a run that cannot finish exits 1.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "pollhttp.h"
+#include "procstat.h"
+#include "xalloc.h"
+
+/* Longest wait for the pollers to be parked or for a drain. */
+#define WAIT_S 60
+/* After a publish stops: how long stragglers may take to arrive. */
+#define DRAIN_S 10
+/* How long a poll may wait at the server (seconds): longer than a case. */
+#define POLL_TIMEOUT_S 55
+#define PIDS_MAX       8
+#define CHANNELS_MAX   1000
+
+enum kind { KIND_SB, KIND_NCHAN };
+
+static struct {
+    const char *mode, *url, *dsn, *token, *status_path;
+    enum kind kind;
+    int n, channels, batch, limit;
+    double rate, seconds, ramp;
+    unsigned tag;
+    struct {
+        const char *label;
+        int pid;
+        bool children;
+    } pids[PIDS_MAX];
+    int npids;
+} O = {.n = -1,
+       .channels = 1,
+       .batch = 10,
+       .limit = 100,
+       .rate = 5,
+       .seconds = 10,
+       .ramp = 2500};
+
+static struct ploop L;
+
+/* --- samples --- */
+
+struct samples {
+    int32_t *v; /* microseconds */
+    size_t n, cap;
+};
+
+static struct samples lat;
+
+static void
+sample_add(struct samples *s, int64_t us)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 65536;
+        s->v = sb_realloc(s->v, s->cap * sizeof(*s->v));
+    }
+    s->v[s->n++] = us > INT32_MAX ? INT32_MAX : (int32_t)us;
+}
+
+static int
+cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile q (0..1) in ms of sorted samples. */
+static double
+pct(const struct samples *s, double q)
+{
+    size_t i = (size_t)(q * (double)s->n + 0.999999);
+
+    if (s->n == 0)
+        return 0;
+    i = i == 0 ? 0 : i - 1;
+    return s->v[i < s->n ? i : s->n - 1] / 1000.0;
+}
+
+static void
+print_latency_row(const char *label, struct samples *s)
+{
+    qsort(s->v, s->n, sizeof(*s->v), cmp_i32);
+    printf("%-26s %9zu %8.2f %8.2f %8.2f %8.2f\n", label, s->n, pct(s, 0.5),
+           pct(s, 0.9), pct(s, 0.99), pct(s, 1.0));
+}
+
+/* --- processes: memory and CPU --- */
+
+/* A -p process's figure: CPU ticks (key NULL) or KiB after key in file. */
+static long long
+proc_value(pid_t pid, const char *file, const char *key)
+{
+    long long ticks;
+
+    if (key != NULL)
+        return procstat_kb(pid, file, key);
+    return procstat_cpu(pid, &ticks, NULL) == 0 ? ticks : -1;
+}
+
+struct proc_total {
+    const char *file, *key;
+    long long sum;
+};
+
+static void
+add_child(pid_t pid, void *arg)
+{
+    struct proc_total *t = arg;
+    long long v = proc_value(pid, t->file, t->key);
+
+    if (v > 0)
+        t->sum += v;
+}
+
+/* Sum of a /proc figure over process k of -p (and its children). */
+static long long
+proc_sum(int k, const char *file, const char *key)
+{
+    struct proc_total t = {file, key, proc_value(O.pids[k].pid, file, key)};
+
+    if (O.pids[k].children)
+        procstat_children(O.pids[k].pid, add_child, &t);
+    return t.sum;
+}
+
+/* Resident memory in KiB: VmRSS of a single process; for a process and
+ * its children the sum of their Pss, so pages they share (PostgreSQL's
+ * shared buffers, Nchan's shared memory) count once. */
+static void
+rss_kb(long long *out)
+{
+    for (int k = 0; k < O.npids; k++)
+        out[k] = O.pids[k].children ? proc_sum(k, "smaps_rollup", "Pss:")
+                                    : proc_sum(k, "status", "VmRSS:");
+}
+
+static void
+cpu_ticks(long long *out)
+{
+    for (int k = 0; k < O.npids; k++)
+        out[k] = proc_sum(k, "stat", NULL);
+}
+
+/* Print each -p process's CPU time between a and b, per unit (µs each). */
+static void
+print_cpu(const long long *a, const long long *b, long units, const char *unit)
+{
+    double hz = (double)sysconf(_SC_CLK_TCK), total = 0;
+
+    printf("\nserver CPU time %-10s seconds  us per %s\n", "", unit);
+    for (int k = 0; k < O.npids; k++) {
+        double s = (double)(b[k] - a[k]) / hz;
+
+        total += s;
+        printf("  %-24s %8.2f %10.2f\n", O.pids[k].label, s,
+               units > 0 ? s * 1e6 / (double)units : 0);
+    }
+    printf("  %-24s %8.2f %10.2f\n", "all", total,
+           units > 0 ? total * 1e6 / (double)units : 0);
+}
+
+/* --- channels and the status probe --- */
+
+static void
+channel_name(char *buf, size_t size, int i)
+{
+    snprintf(buf, size, "%spoll-%u-%d", O.kind == KIND_SB ? "metrics:" : "",
+             O.tag, i);
+}
+
+static void
+take_waiting(const struct presp *r, void *arg)
+{
+    /* At a line's start: not the "# HELP" and "# TYPE" lines. */
+    const char *key =
+        O.kind == KIND_SB ? "\nswitchboard_parked_requests" : "\nsubscribers";
+
+    *(long long *)arg =
+        r->status == 200 ? poll_number_after(r->body.data, key) : -1;
+}
+
+/* How many requests the server reports waiting (-1: cannot tell). */
+static long long
+server_waiting(void)
+{
+    int fd = phttp_connect(L.host, L.port);
+    struct fcgi_buf req = {0};
+    long long n = -1;
+
+    fcgi_buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", O.status_path,
+                    L.host);
+    phttp_exchange(fd, &req, 1, take_waiting, &n);
+    close(fd);
+    fcgi_buf_release(&req);
+    return n;
+}
+
+/* --- pollers --- */
+
+struct poller {
+    int chan;
+    long long seq; /* switchboard cursor; -1: from now */
+    char last_modified[POLLHTTP_TAG_MAX], etag[POLLHTTP_TAG_MAX];
+    bool once;    /* park: stop after the first answer with events */
+    bool stopped; /* answered (park) or failed */
+    long events, responses, errors;
+    int64_t done_us;
+};
+
+static struct {
+    struct pconn *conns;
+    struct poller *p;
+    int n;
+    long events, responses, errors, finished;
+} P;
+
+static void
+poll_request_sb(const struct poller *p, struct fcgi_buf *out)
+{
+    char ch[64];
+
+    channel_name(ch, sizeof(ch), p->chan);
+    fcgi_buf_printf(out, "GET /api/v1/poll?cursor=%s", ch);
+    if (p->seq >= 0)
+        fcgi_buf_printf(out, "@%lld", p->seq);
+    fcgi_buf_printf(out,
+                    "&timeout=%d&limit=1000 HTTP/1.1\r\nHost: %s\r\n"
+                    "Authorization: Bearer %s\r\n\r\n",
+                    POLL_TIMEOUT_S, L.host, O.token);
+}
+
+static void
+poll_request_nchan(const struct poller *p, struct fcgi_buf *out)
+{
+    char ch[64];
+
+    channel_name(ch, sizeof(ch), p->chan);
+    fcgi_buf_printf(out, "GET /sub/%s HTTP/1.1\r\nHost: %s\r\n", ch, L.host);
+    if (p->etag[0] != '\0')
+        fcgi_buf_printf(out, "If-Modified-Since: %s\r\nIf-None-Match: %s\r\n",
+                        p->last_modified, p->etag);
+    fcgi_buf_put(out, "\r\n", 2);
+}
+
+static bool
+poll_request(struct pconn *c, struct fcgi_buf *out)
+{
+    struct poller *p = c->arg;
+
+    if (p->stopped)
+        return false;
+    if (O.kind == KIND_SB)
+        poll_request_sb(p, out);
+    else
+        poll_request_nchan(p, out);
+    return true;
+}
+
+/* Record every "pt" (publish time, µs) in body; returns how many. */
+static long
+take_events(const char *body, int64_t now)
+{
+    long n = 0;
+
+    for (const char *s = strstr(body, "\"pt\":"); s != NULL;
+         s = strstr(s + 5, "\"pt\":")) {
+        long long pt = poll_number_after(s, "\"pt\"");
+
+        if (pt > 0) {
+            sample_add(&lat, now - pt);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The channel's next cursor from a switchboard answer. */
+static long long
+next_seq(const char *body, int chan)
+{
+    char key[80], ch[64];
+    const char *cursors = strstr(body, "\"cursors\":{");
+
+    channel_name(ch, sizeof(ch), chan);
+    snprintf(key, sizeof(key), "\"%s\"", ch);
+    return cursors ? poll_number_after(cursors, key) : -1;
+}
+
+static void
+poll_response(struct pconn *c, const struct presp *r)
+{
+    struct poller *p = c->arg;
+    int64_t now = poll_now_us();
+    long n;
+
+    p->responses++;
+    P.responses++;
+    if (r->status == 304 || r->status == 408)
+        return; /* Nchan's "nothing new" and timeout: poll again */
+    if (r->status != 200) {
+        fprintf(stderr, "pollload: poll answered %d: %.200s\n", r->status,
+                r->body.data);
+        p->errors++;
+        P.errors++;
+        p->stopped = true;
+        return;
+    }
+    n = take_events(r->body.data, now);
+    p->events += n;
+    P.events += n;
+    if (O.kind == KIND_SB && next_seq(r->body.data, p->chan) >= 0)
+        p->seq = next_seq(r->body.data, p->chan);
+    if (O.kind == KIND_NCHAN && r->etag[0] != '\0') {
+        memcpy(p->last_modified, r->last_modified, sizeof(p->last_modified));
+        memcpy(p->etag, r->etag, sizeof(p->etag));
+    }
+    if (p->once && n > 0) {
+        p->stopped = true;
+        p->done_us = now;
+        P.finished++;
+    }
+}
+
+static const struct pconn_ops poll_ops = {poll_request, poll_response};
+
+/* Open n pollers, at most O.ramp new connections a second, and wait until
+ * the server reports every one of them waiting. */
+static void
+pollers_start(int n, bool once)
+{
+    int64_t start = poll_now_us(), deadline = start + WAIT_S * 1000000LL;
+    int opened = 0;
+    long long waiting = -1;
+
+    P.n = n;
+    P.conns = sb_calloc((size_t)n, sizeof(*P.conns));
+    P.p = sb_calloc((size_t)n, sizeof(*P.p));
+    while (poll_now_us() < deadline) {
+        double due = (double)(poll_now_us() - start) / 1e6 * O.ramp + 1;
+
+        while (opened < n && opened < due) {
+            struct pconn *c = &P.conns[opened];
+
+            P.p[opened] = (struct poller){
+                .chan = opened % O.channels, .seq = -1, .once = once};
+            *c = (struct pconn){.fd = -1,
+                                .ops = &poll_ops,
+                                .arg = &P.p[opened],
+                                .index = opened};
+            pconn_open(&L, c);
+            opened++;
+        }
+        ploop_turn(&L, 10);
+        if (opened == n && (waiting = server_waiting()) >= n)
+            return;
+    }
+    fprintf(stderr,
+            "pollload: %d polls opened, the server reports %lld "
+            "waiting after %d s\n",
+            opened, waiting, WAIT_S);
+    exit(1);
+}
+
+static void
+pollers_stop(void)
+{
+    for (int i = 0; i < P.n; i++) {
+        pconn_close(&L, &P.conns[i]);
+        fcgi_buf_release(&P.conns[i].in);
+        fcgi_buf_release(&P.conns[i].out);
+        fcgi_buf_release(&P.conns[i].resp.body);
+    }
+    free(P.conns);
+    free(P.p);
+    memset(&P, 0, sizeof(P));
+}
+
+/* --- publishing --- */
+
+struct publisher {
+    pthread_t thread;
+    PGconn *conn;
+    int fd;
+    long ticks, events, late;
+    int64_t first_us, last_us;
+    atomic_bool done;
+};
+
+static void
+pub_connect(struct publisher *pb)
+{
+    PGresult *res;
+
+    if (O.kind == KIND_NCHAN) {
+        pb->fd = phttp_connect(L.host, L.port);
+        return;
+    }
+    if (O.dsn == NULL)
+        poll_die("no conninfo", "give -D or set SB_BENCH_DSN");
+    pb->conn = PQconnectdb(O.dsn);
+    if (PQstatus(pb->conn) != CONNECTION_OK)
+        poll_die("connect", PQerrorMessage(pb->conn));
+    res = PQprepare(pb->conn, "batch",
+                    "SELECT count(*) FROM switchboard.publish_batch($1::jsonb)",
+                    0, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        poll_die("prepare", PQresultErrorMessage(res));
+    PQclear(res);
+}
+
+static void
+pub_disconnect(struct publisher *pb)
+{
+    if (pb->conn != NULL)
+        PQfinish(pb->conn);
+    if (O.kind == KIND_NCHAN)
+        close(pb->fd);
+}
+
+/* One switchboard call: per events on every channel, one transaction. */
+static void
+publish_sb(struct publisher *pb, int per)
+{
+    struct fcgi_buf json = {0};
+    int64_t now = poll_now_us();
+    const char *params[1];
+    PGresult *res;
+    char ch[64];
+
+    fcgi_buf_put(&json, "[", 1);
+    for (int c = 0; c < O.channels; c++) {
+        channel_name(ch, sizeof(ch), c);
+        for (int k = 0; k < per; k++)
+            fcgi_buf_printf(&json,
+                            "%s{\"channel\":\"%s\",\"type\":\"message\","
+                            "\"sender\":\"agent:bench\",\"data\":{\"pt\":%lld,"
+                            "\"n\":%ld}}",
+                            json.len > 1 ? "," : "", ch, (long long)now,
+                            pb->events + k);
+    }
+    fcgi_buf_put(&json, "]", 1);
+    params[0] = json.data;
+    res = PQexecPrepared(pb->conn, "batch", 1, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        poll_die("publish_batch", PQresultErrorMessage(res));
+    PQclear(res);
+    fcgi_buf_release(&json);
+}
+
+static void
+check_published(const struct presp *r, void *arg)
+{
+    (void)arg;
+    if (r->status != 201 && r->status != 202)
+        poll_die("Nchan publish", r->body.data);
+}
+
+/* Nchan: per POSTs to every channel, pipelined on one connection. */
+static void
+publish_nchan(struct publisher *pb, int per)
+{
+    struct fcgi_buf req = {0};
+    int64_t now = poll_now_us();
+    char ch[64], body[96];
+
+    for (int c = 0; c < O.channels; c++) {
+        channel_name(ch, sizeof(ch), c);
+        for (int k = 0; k < per; k++) {
+            int len = snprintf(body, sizeof(body), "{\"pt\":%lld,\"n\":%ld}",
+                               (long long)now, pb->events + k);
+
+            fcgi_buf_printf(&req,
+                            "POST /pub/%s HTTP/1.1\r\nHost: %s\r\n"
+                            "Content-Type: application/json\r\n"
+                            "Content-Length: %d\r\n\r\n%s",
+                            ch, L.host, len, body);
+        }
+    }
+    phttp_exchange(pb->fd, &req, O.channels * per, check_published, NULL);
+    fcgi_buf_release(&req);
+}
+
+static void
+publish(struct publisher *pb, int per)
+{
+    int64_t now = poll_now_us();
+
+    if (pb->first_us == 0)
+        pb->first_us = now;
+    if (O.kind == KIND_SB)
+        publish_sb(pb, per);
+    else
+        publish_nchan(pb, per);
+    pb->events += per;
+    pb->ticks++;
+    pb->last_us = poll_now_us();
+}
+
+static void
+sleep_until_us(int64_t t)
+{
+    struct timespec ts = {.tv_sec = t / 1000000,
+                          .tv_nsec = (long)(t % 1000000) * 1000};
+
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+/* The rate case's publisher: O.rate ticks a second for O.seconds. */
+static void *
+publisher_main(void *arg)
+{
+    struct publisher *pb = arg;
+    int64_t start = poll_now_us(), step = (int64_t)(1e6 / O.rate);
+    long ticks = (long)(O.seconds * O.rate);
+
+    for (long t = 0; t < ticks; t++) {
+        int64_t due = start + t * step;
+
+        if (poll_now_us() > due + step)
+            pb->late++;
+        sleep_until_us(due);
+        publish(pb, O.batch);
+    }
+    atomic_store(&pb->done, true);
+    return NULL;
+}
+
+/* --- park: memory per waiting poll, and one publish to all --- */
+
+static void
+print_rss(const long long *a, const long long *b, int n)
+{
+    printf("\nmemory (KiB; PID+: Pss)      before     parked  per poll\n");
+    for (int k = 0; k < O.npids; k++)
+        printf("  %-24s %10lld %10lld %9.2f\n", O.pids[k].label, a[k], b[k],
+               (double)(b[k] - a[k]) / n);
+}
+
+static void
+run_park(void)
+{
+    long long rss0[PIDS_MAX], rss1[PIDS_MAX], cpu0[PIDS_MAX], cpu1[PIDS_MAX];
+    struct publisher pb = {0};
+    struct samples done = {0};
+    int64_t t0, deadline;
+
+    rss_kb(rss0);
+    pollers_start(O.n, true);
+    sleep(1); /* let the servers settle after the last poll parked */
+    rss_kb(rss1);
+    printf("%d polls waiting on one channel (the server reports %lld)\n", O.n,
+           server_waiting());
+    print_rss(rss0, rss1, O.n);
+    pub_connect(&pb);
+    cpu_ticks(cpu0);
+    t0 = poll_now_us();
+    publish(&pb, 1);
+    deadline = t0 + WAIT_S * 1000000LL;
+    while (P.finished + P.errors < P.n && poll_now_us() < deadline)
+        ploop_turn(&L, 10);
+    cpu_ticks(cpu1);
+    for (int i = 0; i < P.n; i++)
+        if (P.p[i].done_us > 0)
+            sample_add(&done, P.p[i].done_us - t0);
+    printf("\none publish to every waiting poll: %ld of %d answered, %ld "
+           "errors; the publish call took %.2f ms\n",
+           P.finished, P.n, P.errors, (double)(pb.last_us - t0) / 1000);
+    printf("\npublish to answer (ms)        polls      p50      p90      "
+           "p99      all\n");
+    print_latency_row("answered", &done);
+    print_cpu(cpu0, cpu1, O.n, "answer");
+    pub_disconnect(&pb);
+    if (P.errors > 0 || done.n < (size_t)O.n)
+        exit(1);
+    pollers_stop();
+    free(done.v);
+}
+
+/* --- rate: deliveries per second under a steady publish --- */
+
+static void
+run_rate(void)
+{
+    long long cpu0[PIDS_MAX], cpu1[PIDS_MAX];
+    struct publisher pb = {0};
+    long expected;
+    int64_t deadline, last = 0;
+    double secs;
+
+    pollers_start(O.n, false);
+    printf("%d pollers over %d channels, %d events per channel %.0f times a "
+           "second for %.0f s (%.0f events/s published, %.0f deliveries/s "
+           "offered)\n",
+           O.n, O.channels, O.batch, O.rate, O.seconds,
+           O.batch * O.rate * O.channels, O.batch * O.rate * O.n);
+    pub_connect(&pb);
+    cpu_ticks(cpu0);
+    pthread_create(&pb.thread, NULL, publisher_main, &pb);
+    deadline = poll_now_us() + (int64_t)((O.seconds + DRAIN_S) * 1e6);
+    for (;;) {
+        long before = P.events;
+
+        ploop_turn(&L, 10);
+        if (P.events != before)
+            last = poll_now_us();
+        expected = pb.events * P.n;
+        if ((atomic_load(&pb.done) && P.events >= expected) ||
+            poll_now_us() > deadline)
+            break;
+    }
+    pthread_join(pb.thread, NULL);
+    cpu_ticks(cpu1);
+    expected = pb.events * P.n;
+    secs = (double)(last - pb.first_us) / 1e6;
+    printf("\nlong-poll                published  delivered  responses  "
+           "per resp  seconds  deliveries/s\n");
+    printf("%-24s %9ld %10ld %10ld %9.1f %8.2f %13.0f\n",
+           O.kind == KIND_SB ? "switchboard-fcgi" : "nchan",
+           pb.events * O.channels, P.events, P.responses,
+           P.responses ? (double)P.events / (double)P.responses : 0, secs,
+           secs > 0 ? (double)P.events / secs : 0);
+    if (pb.late > 0)
+        printf("the publisher fell behind its rate %ld times\n", pb.late);
+    printf("\npublish to receive (ms)  deliveries      p50      p90      p99  "
+           "    max\n");
+    print_latency_row("events", &lat);
+    print_cpu(cpu0, cpu1, P.events, "delivery");
+    pub_disconnect(&pb);
+    if (P.events != expected || P.errors > 0) {
+        fprintf(stderr,
+                "pollload: %ld deliveries of %ld expected, %ld "
+                "errors\n",
+                P.events, expected, P.errors);
+        exit(1);
+    }
+    pollers_stop();
+}
+
+/* --- rest: publish and history requests per second --- */
+
+struct rester {
+    int chan;
+    int64_t start_us;
+};
+
+static struct {
+    bool history, stop;
+    long done, errors, seq_max[CHANNELS_MAX];
+    struct samples lat;
+} R;
+
+static bool
+rest_request(struct pconn *c, struct fcgi_buf *out)
+{
+    struct rester *x = c->arg;
+    char ch[64];
+
+    if (R.stop)
+        return false;
+    channel_name(ch, sizeof(ch), x->chan);
+    x->start_us = poll_now_us();
+    if (R.history) {
+        long top = R.seq_max[x->chan] - O.limit;
+        long after = top > 0 ? random() % (top + 1) : 0;
+
+        fcgi_buf_printf(
+            out,
+            "GET /api/v1/channels/%s/events?after=%ld&limit=%d "
+            "HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n",
+            ch, after, O.limit, L.host, O.token);
+        return true;
+    }
+    char body[128];
+    int len = snprintf(body, sizeof(body),
+                       "{\"type\":\"message\",\"data\":{\"n\":%ld,"
+                       "\"text\":\"bench\"}}",
+                       R.done);
+
+    fcgi_buf_printf(
+        out,
+        "POST /api/v1/channels/%s/events HTTP/1.1\r\nHost: %s\r\n"
+        "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+        "Content-Length: %d\r\n\r\n%s",
+        ch, L.host, O.token, len, body);
+    return true;
+}
+
+static void
+rest_response(struct pconn *c, const struct presp *r)
+{
+    struct rester *x = c->arg;
+    long long seq;
+
+    sample_add(&R.lat, poll_now_us() - x->start_us);
+    R.done++;
+    if (r->status != (R.history ? 200 : 201)) {
+        if (R.errors++ < 5)
+            fprintf(stderr, "pollload: answered %d: %.200s\n", r->status,
+                    r->body.data);
+        return;
+    }
+    seq = R.history ? -1 : poll_number_after(r->body.data, "\"seq\"");
+    if (seq > R.seq_max[x->chan])
+        R.seq_max[x->chan] = seq;
+}
+
+static const struct pconn_ops rest_ops = {rest_request, rest_response};
+
+/* One phase: n connections for O.seconds; prints its row. */
+static void
+rest_phase(const char *label, struct pconn *cs, long long *cpu)
+{
+    int64_t start = poll_now_us(), end = start + (int64_t)(O.seconds * 1e6);
+    int64_t deadline = end + DRAIN_S * 1000000LL;
+    long busy;
+    double secs;
+
+    R.done = R.errors = 0;
+    R.lat.n = 0;
+    R.stop = false;
+    cpu_ticks(cpu);
+    for (int i = 0; i < O.n; i++)
+        pconn_kick(&L, &cs[i]);
+    do {
+        ploop_turn(&L, 10);
+        R.stop = poll_now_us() >= end;
+        busy = 0;
+        for (int i = 0; i < O.n; i++)
+            busy += cs[i].busy;
+    } while ((!R.stop || busy > 0) && poll_now_us() < deadline);
+    secs = (double)(poll_now_us() - start) / 1e6;
+    cpu_ticks(cpu + PIDS_MAX);
+    qsort(R.lat.v, R.lat.n, sizeof(*R.lat.v), cmp_i32);
+    printf("%-22s %5d %8ld %7ld %8.2f %9.0f %8.2f %8.2f %8.2f %8.2f\n", label,
+           O.n, R.done, R.errors, secs, (double)R.done / secs, pct(&R.lat, 0.5),
+           pct(&R.lat, 0.9), pct(&R.lat, 0.99), pct(&R.lat, 1.0));
+}
+
+static void
+run_rest(void)
+{
+    struct pconn *cs = sb_calloc((size_t)O.n, sizeof(*cs));
+    struct rester *xs = sb_calloc((size_t)O.n, sizeof(*xs));
+    long long cpu[2][2 * PIDS_MAX];
+    long done[2], errors = 0;
+
+    R.stop = true; /* connect first, send when the phase starts */
+    for (int i = 0; i < O.n; i++) {
+        xs[i].chan = i % O.channels;
+        cs[i] = (struct pconn){
+            .fd = -1, .ops = &rest_ops, .arg = &xs[i], .index = i};
+        pconn_open(&L, &cs[i]);
+    }
+    printf("%d connections, %.0f s per phase, %d channels, history pages of "
+           "%d\n\n",
+           O.n, O.seconds, O.channels, O.limit);
+    printf("REST (ms)              conns requests  errors  seconds  "
+           "requests/s      p50      p90      p99      max\n");
+    rest_phase("publish (1 event)", cs, cpu[0]);
+    done[0] = R.done;
+    errors += R.errors;
+    R.history = true;
+    rest_phase("history (after=N)", cs, cpu[1]);
+    done[1] = R.done;
+    errors += R.errors;
+    print_cpu(cpu[0], cpu[0] + PIDS_MAX, done[0], "publish");
+    print_cpu(cpu[1], cpu[1] + PIDS_MAX, done[1], "history");
+    for (int i = 0; i < O.n; i++) {
+        pconn_close(&L, &cs[i]);
+        fcgi_buf_release(&cs[i].in);
+        fcgi_buf_release(&cs[i].out);
+        fcgi_buf_release(&cs[i].resp.body);
+    }
+    free(cs);
+    free(xs);
+    free(R.lat.v);
+    if (errors > 0)
+        exit(1);
+}
+
+/* --- options --- */
+
+static void
+usage(void)
+{
+    fprintf(stderr,
+            "usage: pollload park|rate|rest -u http://HOST:PORT [-k sb|nchan] "
+            "[-n N] [-C channels]\n"
+            "       [-b events] [-r per-second] [-d seconds] [-l limit] "
+            "[-R opens-per-second]\n"
+            "       [-s status-path] [-D conninfo] [-p LABEL=PID[+]]...\n");
+    exit(2);
+}
+
+static void
+add_pid(const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+
+    if (eq == NULL || O.npids == PIDS_MAX || atoi(eq + 1) <= 0)
+        usage();
+    O.pids[O.npids].label = sb_strndup(arg, (size_t)(eq - arg));
+    O.pids[O.npids].pid = atoi(eq + 1);
+    O.pids[O.npids].children = eq[strlen(eq) - 1] == '+';
+    O.npids++;
+}
+
+static void
+parse_args(int argc, char **argv)
+{
+    int opt;
+
+    if (argc < 2)
+        usage();
+    O.mode = argv[1];
+    while ((opt = getopt(argc - 1, argv + 1, "u:k:n:C:b:r:d:l:R:s:D:p:")) !=
+           -1) {
+        switch (opt) {
+        case 'u':
+            O.url = optarg;
+            break;
+        case 'k':
+            O.kind = strcmp(optarg, "nchan") == 0 ? KIND_NCHAN : KIND_SB;
+            break;
+        case 'n':
+            O.n = atoi(optarg);
+            break;
+        case 'C':
+            O.channels = atoi(optarg);
+            break;
+        case 'b':
+            O.batch = atoi(optarg);
+            break;
+        case 'r':
+            O.rate = atof(optarg);
+            break;
+        case 'd':
+            O.seconds = atof(optarg);
+            break;
+        case 'l':
+            O.limit = atoi(optarg);
+            break;
+        case 'R':
+            O.ramp = atof(optarg);
+            break;
+        case 's':
+            O.status_path = optarg;
+            break;
+        case 'D':
+            O.dsn = optarg;
+            break;
+        case 'p':
+            add_pid(optarg);
+            break;
+        default:
+            usage();
+        }
+    }
+    if (O.url == NULL || O.channels < 1 || O.channels > CHANNELS_MAX ||
+        O.batch < 1 || O.rate <= 0 || O.seconds <= 0 || O.ramp <= 0)
+        usage();
+}
+
+static void
+defaults(void)
+{
+    struct rlimit rl;
+
+    if (O.n < 0)
+        O.n = strcmp(O.mode, "park") == 0   ? 5000
+              : strcmp(O.mode, "rate") == 0 ? 1000
+                                            : 16;
+    if (O.status_path == NULL)
+        O.status_path = O.kind == KIND_SB ? "/api/v1/metrics" : "/nchan_status";
+    if (O.dsn == NULL)
+        O.dsn = getenv("SB_BENCH_DSN");
+    O.token = getenv("SB_BENCH_TOKEN");
+    if (O.kind == KIND_SB && O.token == NULL)
+        poll_die("no token", "set SB_BENCH_TOKEN");
+    O.tag = (unsigned)getpid() ^ (unsigned)time(NULL);
+    /* One descriptor per connection: take what the hard limit allows. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    parse_args(argc, argv);
+    defaults();
+    ploop_init(&L, O.url);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (strcmp(O.mode, "park") == 0)
+        run_park();
+    else if (strcmp(O.mode, "rate") == 0)
+        run_rate();
+    else if (strcmp(O.mode, "rest") == 0 && O.kind == KIND_SB)
+        run_rest();
+    else
+        usage();
+    free(lat.v);
+    return 0;
+}
