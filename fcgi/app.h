@@ -23,6 +23,7 @@ struct fcgi_config {
     char *listen;
     long long threads;
     long long max_parked;
+    long long release_threads;
     long long poll_timeout_ms;
     long long poll_timeout_max_ms;
     long long max_body_bytes;
@@ -49,6 +50,7 @@ enum fcgi_mode {
 struct fcgi_counters {
     atomic_llong parked;        /* waiting long-polls and SSE streams */
     atomic_llong parked_subs;   /* channels those wait on */
+    atomic_llong poll_known;    /* long-polls parked without a read */
     atomic_llong publish_stored;
     atomic_llong publish_duplicate;
     atomic_llong publish_error;

@@ -24,6 +24,9 @@
     "$3::integer) AS e ON true "                                               \
     "ORDER BY c.ord, e.seq"
 
+/* Prepared once per worker connection (db.h). */
+static const struct fcgi_stmt catchup_stmt = {"sb_catchup", CATCHUP_SQL, 3};
+
 /* The array literals {"a:b","c:d"} and {41,NULL}: channel names are
  * grammar-checked, so they hold no quote or backslash. */
 static void
@@ -52,7 +55,7 @@ run(struct fcgi_db *db, PGconn *conn, const char *const *params,
     PGresult *res;
 
     if (conn == NULL)
-        return fcgi_db_exec(db, CATCHUP_SQL, 3, params, true, err);
+        return fcgi_db_exec_stmt(db, &catchup_stmt, params, true, err);
     res = PQexecParams(conn, CATCHUP_SQL, 3, NULL, params, NULL, NULL, 0);
     if (sb_pg_result_error(res, conn, err) == SB_OK)
         return res;

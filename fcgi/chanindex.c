@@ -11,14 +11,20 @@
 
 #define NBUCKETS 4096
 
-static size_t
-hash(const char *s)
+unsigned
+fcgi_index_hash(const char *s)
 {
-    unsigned h = 2166136261u;
+    unsigned h = 2166136261u; /* FNV-1a */
 
     while (*s != '\0')
         h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h % NBUCKETS;
+    return h;
+}
+
+static size_t
+hash(const char *s)
+{
+    return fcgi_index_hash(s) % NBUCKETS;
 }
 
 struct fcgi_index *

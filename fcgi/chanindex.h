@@ -31,6 +31,8 @@ struct fcgi_index {
     size_t nchans;
 };
 
+/* The hash of a channel name (also used by lastseq.c). */
+unsigned fcgi_index_hash(const char *s);
 /* An empty index. Never NULL. */
 struct fcgi_index *fcgi_index_new(void);
 /* Release the index and its entries (not the requests). NULL: nothing. */

@@ -3,6 +3,7 @@
  */
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "app.h"
 #include "db.h"
@@ -12,11 +13,15 @@
 
 /* Between two connect attempts while the database is unreachable. */
 #define RECONNECT_MS 1000
+/* SQLSTATE invalid_sql_statement_name: a prepared statement is gone (a
+ * pooler in between ran DISCARD ALL); prepare it again. */
+#define SQLSTATE_NO_STATEMENT "26000"
 
 struct fcgi_db {
     char *conninfo;
     PGconn *conn;
-    int64_t next_try; /* monotonic ms */
+    struct fcgi_prepared prepared; /* on conn */
+    int64_t next_try;              /* monotonic ms */
     bool was_connected;
 };
 
@@ -63,14 +68,107 @@ ensure(struct fcgi_db *db, struct sb_error *err)
     if (db->was_connected)
         atomic_fetch_add(&fcgi_app.n.db_reconnects, 1);
     db->was_connected = true;
+    fcgi_prepared_reset(&db->prepared);
     return SB_OK;
 }
 
-static PGresult *
-run(struct fcgi_db *db, const char *sql, int n, const char *const *params,
-    struct sb_error *err)
+/* --- prepared statements --- */
+
+void
+fcgi_prepared_reset(struct fcgi_prepared *set)
 {
-    PGresult *res = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+    memset(set, 0, sizeof(*set));
+}
+
+static bool
+is_prepared(const struct fcgi_prepared *set, const struct fcgi_stmt *st)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (set->done[i] == st)
+            return true;
+    }
+    return false;
+}
+
+/* Prepare st unless set has it: NULL when done, else the failed result. */
+static PGresult *
+prepare(PGconn *conn, struct fcgi_prepared *set, const struct fcgi_stmt *st)
+{
+    PGresult *res;
+
+    if (is_prepared(set, st))
+        return NULL;
+    res = PQprepare(conn, st->name, st->sql, st->nparams, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return res != NULL ? res : PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+    PQclear(res);
+    SB_ASSERT(set->n < FCGI_PREPARED_MAX);
+    set->done[set->n++] = st;
+    return NULL;
+}
+
+static void
+forget(struct fcgi_prepared *set, const struct fcgi_stmt *st)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (set->done[i] == st) {
+            set->done[i] = set->done[--set->n];
+            return;
+        }
+    }
+}
+
+static bool
+statement_gone(const PGresult *res)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    return state != NULL && strcmp(state, SQLSTATE_NO_STATEMENT) == 0;
+}
+
+/* Prepare if needed and execute: the raw result (success or error). */
+static PGresult *
+send_stmt(PGconn *conn, struct fcgi_prepared *set, const struct fcgi_stmt *st,
+          const char *const *params)
+{
+    PGresult *res = prepare(conn, set, st);
+
+    if (res != NULL)
+        return res;
+    res = PQexecPrepared(conn, st->name, st->nparams, params, NULL, NULL, 0);
+    if (!statement_gone(res))
+        return res;
+    PQclear(res);
+    forget(set, st);
+    res = prepare(conn, set, st);
+    if (res != NULL)
+        return res;
+    return PQexecPrepared(conn, st->name, st->nparams, params, NULL, NULL, 0);
+}
+
+PGresult *
+fcgi_stmt_exec(PGconn *conn, struct fcgi_prepared *set,
+               const struct fcgi_stmt *st, const char *const *params,
+               struct sb_error *err)
+{
+    PGresult *res = send_stmt(conn, set, st, params);
+
+    if (sb_pg_result_error(res, conn, err) == SB_OK)
+        return res;
+    PQclear(res);
+    return NULL;
+}
+
+/* --- the worker's connection --- */
+
+/* Run st (prepared) or sql (n parameters) on the worker's connection. */
+static PGresult *
+run(struct fcgi_db *db, const struct fcgi_stmt *st, const char *sql, int n,
+    const char *const *params, struct sb_error *err)
+{
+    PGresult *res = st != NULL ? send_stmt(db->conn, &db->prepared, st, params)
+                               : PQexecParams(db->conn, sql, n, NULL, params,
+                                              NULL, NULL, 0);
 
     if (sb_pg_result_error(res, db->conn, err) == SB_OK) {
         atomic_store(&fcgi_app.n.db_up, 1);
@@ -84,19 +182,33 @@ run(struct fcgi_db *db, const char *sql, int n, const char *const *params,
     return NULL;
 }
 
-PGresult *
-fcgi_db_exec(struct fcgi_db *db, const char *sql, int n,
-             const char *const *params, bool retry, struct sb_error *err)
+static PGresult *
+exec_retry(struct fcgi_db *db, const struct fcgi_stmt *st, const char *sql,
+           int n, const char *const *params, bool retry, struct sb_error *err)
 {
     PGresult *res;
 
     if (ensure(db, err) != SB_OK)
         return NULL;
-    res = run(db, sql, n, params, err);
+    res = run(db, st, sql, n, params, err);
     if (res != NULL || !retry || PQstatus(db->conn) == CONNECTION_OK)
         return res;
     /* The connection died under us (a database restart): once more. */
     if (ensure(db, err) != SB_OK)
         return NULL;
-    return run(db, sql, n, params, err);
+    return run(db, st, sql, n, params, err);
+}
+
+PGresult *
+fcgi_db_exec(struct fcgi_db *db, const char *sql, int n,
+             const char *const *params, bool retry, struct sb_error *err)
+{
+    return exec_retry(db, NULL, sql, n, params, retry, err);
+}
+
+PGresult *
+fcgi_db_exec_stmt(struct fcgi_db *db, const struct fcgi_stmt *st,
+                  const char *const *params, bool retry, struct sb_error *err)
+{
+    return exec_retry(db, st, NULL, st->nparams, params, retry, err);
 }

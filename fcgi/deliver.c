@@ -9,17 +9,19 @@
  * written at once. Requests are never removed from the index during a
  * round, only marked, so the index can be walked safely.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chanindex.h"
+#include "db.h"
 #include "deliver.h"
 #include "doorbell.h"
+#include "lastseq.h"
 #include "limits.h"
 #include "log.h"
-#include "pg.h"
 #include "poll.h"
 #include "sse.h"
 #include "xalloc.h"
@@ -33,6 +35,13 @@
     "SELECT seq, event FROM switchboard.events_after($1, $2::bigint, "        \
     "$3::integer)"
 
+#define INFO_SQL                                                               \
+    "SELECT last_seq, oldest_seq FROM switchboard.channel_info($1)"
+
+/* Prepared once per LISTEN connection. */
+static const struct fcgi_stmt after_stmt = {"sb_deliver_after", AFTER_SQL, 3};
+static const struct fcgi_stmt info_stmt = {"sb_deliver_info", INFO_SQL, 1};
+
 struct ring_entry {
     uint64_t gen;
     char channel[SB_CHANNEL_MAX + 1];
@@ -45,7 +54,13 @@ struct rung {
 
 struct fcgi_deliver {
     struct fcgi_index *index;
+    /* Guards gen's increments and known, so that a worker sees a
+     * generation and the last seqs of every doorbell up to it together. */
+    pthread_mutex_t lock;
     _Atomic uint64_t gen;
+    struct fcgi_lastseq *known; /* from the doorbells of this connection */
+    bool live;                  /* LISTEN holds: known may be trusted */
+    struct fcgi_prepared prepared; /* on the LISTEN connection */
     struct ring_entry *ring; /* RING_MAX entries, a circular buffer */
     size_t ring_next;
     uint64_t ring_base; /* every doorbell of a generation >= this is kept */
@@ -60,6 +75,8 @@ fcgi_deliver_new(void)
     struct fcgi_deliver *d = sb_calloc(1, sizeof(*d));
 
     d->index = fcgi_index_new();
+    pthread_mutex_init(&d->lock, NULL);
+    d->known = fcgi_lastseq_new();
     d->ring = sb_calloc(RING_MAX, sizeof(*d->ring));
     d->ring_base = UINT64_MAX; /* nothing is known before LISTEN */
     return d;
@@ -75,6 +92,8 @@ fcgi_deliver_free(struct fcgi_deliver *d)
     free(d->rung);
     free(d->ring);
     fcgi_index_free(d->index);
+    fcgi_lastseq_free(d->known);
+    pthread_mutex_destroy(&d->lock);
     free(d);
 }
 
@@ -121,10 +140,48 @@ fcgi_deliver_listening(struct fcgi_deliver *d)
 {
     uint64_t g = atomic_load(&d->gen) + 1;
 
+    fcgi_prepared_reset(&d->prepared);
     d->ring_base = g + 1;
     d->ring_next = 0;
+    pthread_mutex_lock(&d->lock);
     atomic_store(&d->gen, g);
+    fcgi_lastseq_clear(d->known);
+    d->live = true;
+    pthread_mutex_unlock(&d->lock);
     fcgi_index_each(d->index, ring_all, d);
+}
+
+void
+fcgi_deliver_lost(struct fcgi_deliver *d)
+{
+    pthread_mutex_lock(&d->lock);
+    d->live = false;
+    pthread_mutex_unlock(&d->lock);
+}
+
+enum fcgi_known
+fcgi_deliver_known(struct fcgi_deliver *d, const struct fcgi_pos *pos,
+                   size_t n, uint64_t *gen)
+{
+    enum fcgi_known k = FCGI_KNOWN_CURRENT;
+
+    pthread_mutex_lock(&d->lock);
+    if (!d->live || n == 0)
+        k = FCGI_KNOWN_NOT;
+    for (size_t i = 0; k != FCGI_KNOWN_NOT && i < n; i++) {
+        int64_t last = fcgi_lastseq_get(d->known, pos[i].channel);
+
+        /* Far behind: the poll reads its own bounded page, the waiter's
+         * shared read stays one page. */
+        if (pos[i].cursor < 0 || last < 0 || pos[i].cursor > last ||
+            pos[i].cursor < last - SB_HISTORY_MAX)
+            k = FCGI_KNOWN_NOT;
+        else if (pos[i].cursor < last)
+            k = FCGI_KNOWN_BEHIND;
+    }
+    *gen = atomic_load(&d->gen);
+    pthread_mutex_unlock(&d->lock);
+    return k;
 }
 
 /* True when a doorbell of a generation after gen may have rung one of
@@ -152,7 +209,7 @@ fcgi_deliver_add(struct fcgi_deliver *d, struct fcgi_parked *p)
 {
     fcgi_index_add(d->index, p);
     for (size_t i = 0; i < p->npos; i++) {
-        if (missed(d, p, i))
+        if (p->behind || missed(d, p, i))
             ring_bell(d, p->pos[i].channel, BELL_ALL);
     }
 }
@@ -189,6 +246,7 @@ remember(const char *channel, int64_t seq, void *arg)
     e->gen = atomic_load(&d->gen);
     snprintf(e->channel, sizeof(e->channel), "%s", channel);
     d->ring_next = (d->ring_next + 1) % RING_MAX;
+    fcgi_lastseq_set(d->known, channel, seq);
     ring_bell(d, channel, seq);
     return 0;
 }
@@ -197,10 +255,13 @@ void
 fcgi_deliver_doorbell(struct fcgi_deliver *d, const char *payload)
 {
     struct sb_error err;
+    int rc;
 
+    pthread_mutex_lock(&d->lock);
     atomic_fetch_add(&d->gen, 1);
-    if (sb_doorbell_parse_cb(payload, strlen(payload), remember, d, &err) !=
-        SB_OK)
+    rc = sb_doorbell_parse_cb(payload, strlen(payload), remember, d, &err);
+    pthread_mutex_unlock(&d->lock);
+    if (rc != SB_OK)
         sb_log_warn("waiter: bad doorbell dropped: %s", err.message);
 }
 
@@ -247,22 +308,61 @@ fcgi_deliver_next_ready(struct fcgi_deliver *d)
     return p;
 }
 
-/* Events c+1.. were pruned before this waiter read them. */
+/* Events c+1.. were pruned before this waiter read them: the channel is
+ * at last, its oldest event is oldest. */
 static void
-reload(struct fcgi_deliver *d, struct fcgi_parked *p, size_t i,
-       const struct page *pg)
+reload_at(struct fcgi_deliver *d, struct fcgi_parked *p, size_t i,
+          int64_t last, int64_t oldest)
 {
-    int64_t last = row_seq(pg, pg->n - 1);
-    int64_t oldest = row_seq(pg, 0);
-
-    if (pg->bell != BELL_ALL && pg->bell > last)
-        last = pg->bell;
     if (p->kind == FCGI_PARK_POLL) {
         fcgi_poll_add_reload(p, i, "pruned", last, oldest);
         fcgi_deliver_ready(d, p);
     } else if (fcgi_sse_send_reload(p, i, "pruned", last, oldest) != SB_OK) {
         fcgi_deliver_ready(d, p);
     }
+}
+
+static void
+reload(struct fcgi_deliver *d, struct fcgi_parked *p, size_t i,
+       const struct page *pg)
+{
+    int64_t last = row_seq(pg, pg->n - 1);
+
+    if (pg->bell != BELL_ALL && pg->bell > last)
+        last = pg->bell;
+    reload_at(d, p, i, last, row_seq(pg, 0));
+}
+
+/* The read after the lowest waiting position found nothing. When that
+ * is because retention removed the events after it (a channel read for
+ * a request parked behind, or rung by a doorbell, has newer events than
+ * that position), whoever waits before the oldest event reloads. */
+static int
+all_gone(struct fcgi_deliver *d, PGconn *conn, struct fcgi_chan *c,
+         struct sb_error *err)
+{
+    const char *params[1] = {c->name};
+    PGresult *res = fcgi_stmt_exec(conn, &d->prepared, &info_stmt, params, err);
+    int64_t last, oldest;
+
+    if (res == NULL)
+        return err->code == SB_E_UNAVAILABLE ? SB_ERR : SB_OK;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return SB_OK;
+    }
+    last = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    oldest = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    for (size_t k = 0; k < c->n; k++) {
+        struct fcgi_parked *p = c->v[k].p;
+        size_t i = c->v[k].pos;
+
+        if (p->pos[i].cursor < oldest - 1 &&
+            !(p->kind == FCGI_PARK_SSE && p->ready))
+            reload_at(d, p, i, last, oldest);
+    }
+    return SB_OK;
 }
 
 static void
@@ -316,20 +416,15 @@ lowest(const struct fcgi_chan *c, int64_t bell)
 }
 
 static PGresult *
-read_after(PGconn *conn, const char *channel, int64_t from,
-           struct sb_error *err)
+read_after(struct fcgi_deliver *d, PGconn *conn, const char *channel,
+           int64_t from, struct sb_error *err)
 {
     char since[24], max[16];
     const char *params[3] = {channel, since, max};
-    PGresult *res;
 
     snprintf(since, sizeof(since), "%lld", (long long)from);
     snprintf(max, sizeof(max), "%d", SB_HISTORY_MAX);
-    res = PQexecParams(conn, AFTER_SQL, 3, NULL, params, NULL, NULL, 0);
-    if (sb_pg_result_error(res, conn, err) == SB_OK)
-        return res;
-    PQclear(res);
-    return NULL;
+    return fcgi_stmt_exec(conn, &d->prepared, &after_stmt, params, err);
 }
 
 /* Read and hand out channel's events from its lowest waiter up to bell. */
@@ -339,12 +434,18 @@ run_channel(struct fcgi_deliver *d, PGconn *conn, const struct rung *rg,
 {
     struct fcgi_chan *c = fcgi_index_find(d->index, rg->channel);
     struct page pg = {NULL, 0, lowest(c, rg->seq), rg->seq};
+    bool first = true;
 
     while (pg.from >= 0) {
-        pg.res = read_after(conn, rg->channel, pg.from, err);
+        pg.res = read_after(d, conn, rg->channel, pg.from, err);
         if (pg.res == NULL)
             return err->code == SB_E_UNAVAILABLE ? SB_ERR : SB_OK;
         pg.n = PQntuples(pg.res);
+        if (pg.n == 0 && first && all_gone(d, conn, c, err) != SB_OK) {
+            PQclear(pg.res);
+            return SB_ERR;
+        }
+        first = false;
         for (size_t k = 0; k < c->n && pg.n > 0; k++)
             give(d, c->v[k].p, c->v[k].pos, &pg);
         if (pg.n < SB_HISTORY_MAX || row_seq(&pg, pg.n - 1) >= rg->seq)

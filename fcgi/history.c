@@ -43,6 +43,11 @@
     "switchboard.presence_list($1)"
 #define DEFAULT_LIMIT 100
 
+/* The history pages, prepared once per worker connection (db.h). */
+static const struct fcgi_stmt before_stmt = {"sb_history_before", BEFORE_SQL,
+                                             3};
+static const struct fcgi_stmt after_stmt = {"sb_history_after", AFTER_SQL, 3};
+
 /* --- history --- */
 
 static void
@@ -108,8 +113,8 @@ fcgi_history_handle_events(struct fcgi_req *r)
     params[0] = channel;
     params[1] = after >= 0 || before >= 0 ? cursor : NULL;
     params[2] = max;
-    res = fcgi_db_exec(r->db, after >= 0 ? AFTER_SQL : BEFORE_SQL, 3, params,
-                       true, &err);
+    res = fcgi_db_exec_stmt(r->db, after >= 0 ? &after_stmt : &before_stmt,
+                            params, true, &err);
     if (res == NULL)
         return fcgi_req_error(r, &err, NULL);
     history_body(channel, res, after >= 0, &b);

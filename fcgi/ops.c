@@ -1,11 +1,6 @@
 /*
  * ops.c: health, status, Prometheus metrics and the metrics overview (see
- * ops.h).
- *
- * The overview is computed from the views the application role may read
- * (event_log, live_nodes, channel_summary) and workflow_stats(): its
- * "tasks" counts every task of every workflow channel, not only those
- * created within the window (the role cannot read switchboard.tasks).
+ * ops.h). The overview is switchboard.metrics_overview()'s.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,6 +11,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "chan.h"
+#include "commit.h"
 #include "db.h"
 #include "ops.h"
 #include "xalloc.h"
@@ -25,46 +21,6 @@
     "switchboard.time_text(seen_at), connections, subscriptions FROM "         \
     "switchboard.live_nodes ORDER BY kind, id"
 
-#define OVERVIEW_SQL                                                           \
-    "WITH e AS (SELECT channel, type, data->>'level' AS level FROM "           \
-    "switchboard.event_log WHERE time >= now() - make_interval(hours => "      \
-    "$1::integer)), "                                                          \
-    "n AS (SELECT kind, count(*) AS c, sum(connections) AS conns, "            \
-    "sum(subscriptions) AS subs FROM switchboard.live_nodes GROUP BY kind), "  \
-    "t AS (SELECT switchboard.workflow_stats(channel) AS s FROM "              \
-    "switchboard.channel_summary WHERE namespace = 'workflow') "               \
-    "SELECT switchboard.time_text(now()), json_build_object("                  \
-    "'events', json_build_object('total', (SELECT count(*) FROM e), "          \
-    "'by_namespace', (SELECT coalesce(json_object_agg(ns, c), '{}') FROM "     \
-    "(SELECT split_part(channel, ':', 1) AS ns, count(*) AS c FROM e GROUP "   \
-    "BY 1) x)), "                                                              \
-    "'chat', (SELECT json_build_object("                                       \
-    "'messages', count(*) FILTER (WHERE type = 'message'), "                   \
-    "'replies', count(*) FILTER (WHERE type = 'reply'), "                      \
-    "'tool_calls', count(*) FILTER (WHERE type = 'tool_call'), "               \
-    "'errors', count(*) FILTER (WHERE type = 'error'), "                       \
-    "'cancelled', count(*) FILTER (WHERE type = 'cancelled')) "                \
-    "FROM e WHERE channel LIKE 'chat:%'), "                                    \
-    "'activity', (SELECT json_build_object("                                   \
-    "'info', count(*) FILTER (WHERE level = 'info'), "                         \
-    "'success', count(*) FILTER (WHERE level = 'success'), "                   \
-    "'warning', count(*) FILTER (WHERE level = 'warning'), "                   \
-    "'error', count(*) FILTER (WHERE level = 'error')) "                       \
-    "FROM e WHERE type = 'log'), "                                             \
-    "'tasks', (SELECT json_build_object("                                      \
-    "'queued', coalesce(sum((s->>'queued')::bigint), 0), "                     \
-    "'active', coalesce(sum((s->>'active')::bigint), 0), "                     \
-    "'completed', coalesce(sum((s->>'completed')::bigint), 0), "               \
-    "'failed', coalesce(sum((s->>'failed')::bigint), 0), "                     \
-    "'cancelled', coalesce(sum((s->>'cancelled')::bigint), 0), "               \
-    "'total', coalesce(sum((s->>'total')::bigint), 0)) FROM t), "              \
-    "'nodes', (SELECT json_build_object("                                      \
-    "'wsd', coalesce(sum(c) FILTER (WHERE kind = 'wsd'), 0), "                 \
-    "'fcgi', coalesce(sum(c) FILTER (WHERE kind = 'fcgi'), 0)) FROM n), "      \
-    "'connections', (SELECT coalesce(sum(conns), 0) FROM n), "                 \
-    "'subscriptions', (SELECT coalesce(sum(subs), 0) FROM n))::text"
-
-#define OVERVIEW_CHANNEL "metrics:overview"
 #define WINDOW_DEFAULT 24
 #define WINDOW_MAX 168
 
@@ -193,7 +149,12 @@ fcgi_ops_handle_metrics(struct fcgi_req *r)
            "waiting long-polls and SSE streams", atomic_load(&n->parked));
     metric(&b, "switchboard_subscriptions", "gauge",
            "channels the parked requests wait on", atomic_load(&n->parked_subs));
+    metric(&b, "switchboard_poll_known_total", "counter",
+           "long-polls parked without their own database read: the "
+           "doorbells told the last seq of every channel polled",
+           atomic_load(&n->poll_known));
     publishes(&b);
+    fcgi_commit_metrics(&b);
     metric(&b, "switchboard_signals_total", "counter", "signals sent",
            atomic_load(&n->signals));
     metric(&b, "switchboard_rate_limited_total", "counter",
@@ -209,45 +170,58 @@ fcgi_ops_handle_metrics(struct fcgi_req *r)
     return SB_OK;
 }
 
-/* window_hours: an integer, clamped to 1..WINDOW_MAX. */
-static int
-window(struct fcgi_req *r, long long *hours)
+int
+fcgi_ops_int_param(struct fcgi_req *r, const char *name, long long dflt,
+                   long long min, long long max, long long *v)
 {
-    const char *text = fcgi_query_get(r->query, "window_hours");
+    const char *text = fcgi_query_get(r->query, name);
     char *end;
 
-    *hours = WINDOW_DEFAULT;
+    *v = dflt;
     if (text == NULL)
         return SB_OK;
-    *hours = strtoll(text, &end, 10);
+    *v = strtoll(text, &end, 10);
     if (*text == '\0' || *end != '\0' || strlen(text) > 18)
         return fcgi_req_fail(r, SB_E_INVALID_PARAMETER,
-                             "invalid parameter: window_hours must be an "
-                             "integer");
-    *hours = *hours < 1 ? 1 : *hours > WINDOW_MAX ? WINDOW_MAX : *hours;
+                             "invalid parameter: %s must be an integer", name);
+    *v = *v < min ? min : *v > max ? max : *v;
     return SB_OK;
+}
+
+int
+fcgi_ops_overview_params(struct fcgi_req *r, long long *hours)
+{
+    if (fcgi_auth_allow(r, SB_VERB_READ, FCGI_OVERVIEW_CHANNEL) != SB_OK)
+        return SB_ERR;
+    return fcgi_ops_int_param(r, "window_hours", WINDOW_DEFAULT, 1, WINDOW_MAX,
+                              hours);
+}
+
+char *
+fcgi_ops_overview_body(long long hours, const PGresult *res)
+{
+    return sb_asprintf("{\"window_hours\":%lld,\"generated_at\":\"%s\","
+                       "\"data\":%s}",
+                       hours, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 }
 
 int
 fcgi_ops_handle_overview(struct fcgi_req *r)
 {
     long long hours;
-    char h[16];
+    char h[24];
     const char *params[1] = {h};
     struct sb_error err;
     PGresult *res;
     char *body;
 
-    if (fcgi_auth_allow(r, SB_VERB_READ, OVERVIEW_CHANNEL) != SB_OK ||
-        window(r, &hours) != SB_OK)
+    if (fcgi_ops_overview_params(r, &hours) != SB_OK)
         return SB_ERR;
     snprintf(h, sizeof(h), "%lld", hours);
-    res = fcgi_db_exec(r->db, OVERVIEW_SQL, 1, params, true, &err);
+    res = fcgi_db_exec(r->db, FCGI_OVERVIEW_SQL, 1, params, true, &err);
     if (res == NULL)
         return fcgi_req_error(r, &err, NULL);
-    body = sb_asprintf("{\"window_hours\":%lld,\"generated_at\":\"%s\","
-                       "\"data\":%s}",
-                       hours, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    body = fcgi_ops_overview_body(hours, res);
     PQclear(res);
     fcgi_req_reply(r, 200, body);
     free(body);

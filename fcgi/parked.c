@@ -32,6 +32,7 @@ fcgi_parked_release(struct fcgi_parked *p)
     r = p->req;
     fcgi_buf_release(&p->events);
     fcgi_buf_release(&p->reload);
+    free(p->last_data);
     free(p->pos);
     free(p);
     return r;

@@ -23,6 +23,7 @@
 enum fcgi_park_kind {
     FCGI_PARK_POLL,
     FCGI_PARK_SSE,
+    FCGI_PARK_METRICS, /* an SSE stream of metrics snapshots, no channels */
 };
 
 struct fcgi_chan;
@@ -51,7 +52,16 @@ struct fcgi_parked {
     struct fcgi_buf events;  /* poll: gathered events, comma-separated */
     size_t nevents;
     struct fcgi_buf reload; /* poll: gathered reload entries */
+    long long window_hours; /* metrics: the overview's window */
+    int64_t interval_ms;    /* metrics: how often to look for a change */
+    int64_t due;            /* metrics: monotonic ms of the next look */
+    char *last_data;        /* metrics: the "data" last sent; owned */
     bool ready;             /* poll: answer now; sse: gone */
+    bool ready_answer;      /* poll: answer when released (else the
+                               client went away: only finish) */
+    bool behind;            /* poll: parked without a read although its
+                               channels have newer events: the waiter
+                               reads them (once per channel for all) */
     bool queued;            /* in the waiter's list of ready requests */
     struct fcgi_parked *ready_next;
     struct fcgi_parked *prev, *next; /* the waiter's list of all */

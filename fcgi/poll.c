@@ -4,6 +4,7 @@
  * them), so the worker's immediate answer and the waiter's later one are
  * the same code.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,22 +293,44 @@ park(struct fcgi_req *r, struct poll_args *a, uint64_t gen)
                          "unavailable: too many waiting requests");
 }
 
+/* The first read, unless the doorbells tell enough: nothing when every
+ * cursor is its channel's last seq (a re-poll right after an answer), or,
+ * for a poll that may wait, when some are behind: it parks and the waiter
+ * reads those channels once for all such polls. Else the catch-up read.
+ * *gen: the doorbell generation the outcome holds for. */
 static int
-first_read(struct fcgi_req *r, struct poll_args *a)
+first_read(struct fcgi_req *r, struct fcgi_parked *p, bool may_wait,
+           uint64_t *gen)
 {
-    struct fcgi_parked *p = a->p;
-    uint64_t gen = fcgi_waiter_gen();
+    enum fcgi_known k = fcgi_waiter_known(p->pos, p->npos, gen);
     struct sb_error err;
     struct fcgi_catchup *c;
 
-    p->limit = a->limit;
-    c = fcgi_catchup_read(r->db, NULL, p->pos, p->npos, (int)a->limit, &err);
+    if (k == FCGI_KNOWN_CURRENT || (k == FCGI_KNOWN_BEHIND && may_wait)) {
+        p->behind = k == FCGI_KNOWN_BEHIND;
+        atomic_fetch_add(&fcgi_app.n.poll_known, 1);
+        return SB_OK;
+    }
+    *gen = fcgi_waiter_gen();
+    c = fcgi_catchup_read(r->db, NULL, p->pos, p->npos, (int)p->limit, &err);
     if (c == NULL)
         return fcgi_req_error(r, &err, NULL);
     take(p, c);
     fcgi_catchup_free(c);
-    if (p->nevents > 0 || p->reload.len > 0 || a->timeout_ms == 0 ||
-        token_left_ms(r) == 0) {
+    return SB_OK;
+}
+
+static int
+answer_or_park(struct fcgi_req *r, struct poll_args *a)
+{
+    struct fcgi_parked *p = a->p;
+    bool may_wait = a->timeout_ms > 0 && token_left_ms(r) > 0;
+    uint64_t gen;
+
+    p->limit = a->limit;
+    if (first_read(r, p, may_wait, &gen) != SB_OK)
+        return SB_ERR;
+    if (p->nevents > 0 || p->reload.len > 0 || !may_wait) {
         fcgi_poll_answer(p);
         return SB_OK;
     }
@@ -323,7 +346,7 @@ fcgi_poll_handle(struct fcgi_req *r)
     for (size_t i = 0; rc == SB_OK && i < a.p->npos; i++)
         rc = fcgi_auth_allow(r, SB_VERB_READ, a.p->pos[i].channel);
     if (rc == SB_OK)
-        rc = first_read(r, &a);
+        rc = answer_or_park(r, &a);
     if (rc != SB_AGAIN)
         fcgi_parked_release(a.p);
     return rc;

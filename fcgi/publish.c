@@ -10,6 +10,7 @@
 #include "body.h"
 #include "buf.h"
 #include "chan.h"
+#include "commit.h"
 #include "db.h"
 #include "envelope.h"
 #include "limits.h"
@@ -17,12 +18,6 @@
 #include "ratelimit.h"
 #include "xalloc.h"
 
-#define PUBLISH_SQL                                                            \
-    "SELECT seq, id, duplicate FROM switchboard.publish($1, $2, $3::jsonb, "   \
-    "$4, $5::uuid)"
-#define BATCH_SQL                                                              \
-    "SELECT ord, seq, id, duplicate FROM switchboard.publish_batch($1::jsonb) "\
-    "ORDER BY ord"
 #define SIGNAL_SQL                                                             \
     "SELECT switchboard.signal($1, $2, $3::jsonb, $4)::text"
 
@@ -65,14 +60,6 @@ rate(struct fcgi_req *r, long long n)
     return fcgi_req_error_with(r, &err, NULL, headers);
 }
 
-static void
-count(long long stored, long long dup, long long errors)
-{
-    atomic_fetch_add(&fcgi_app.n.publish_stored, stored);
-    atomic_fetch_add(&fcgi_app.n.publish_duplicate, dup);
-    atomic_fetch_add(&fcgi_app.n.publish_error, errors);
-}
-
 /* --- one event --- */
 
 /* The Idempotency-Key header: its UUID into ev->id (422 if not a UUID,
@@ -97,33 +84,6 @@ idempotency_key(struct fcgi_req *r, struct sb_event *ev)
 }
 
 static int
-store_one(struct fcgi_req *r, const struct sb_event *ev)
-{
-    const char *params[5] = {ev->channel, ev->type, ev->data_text,
-                             r->token->sender, ev->id[0] ? ev->id : NULL};
-    struct sb_error err;
-    PGresult *res = fcgi_db_exec(r->db, PUBLISH_SQL, 5, params,
-                                 ev->id[0] != '\0', &err);
-    bool dup;
-    char *body;
-
-    if (res == NULL) {
-        count(0, 0, 1);
-        return fcgi_req_error(r, &err, NULL);
-    }
-    dup = PQgetvalue(res, 0, 2)[0] == 't';
-    count(!dup, dup, 0);
-    body = sb_asprintf("{\"channel\":\"%s\",\"seq\":%s,\"id\":\"%s\","
-                       "\"duplicate\":%s}",
-                       ev->channel, PQgetvalue(res, 0, 0),
-                       PQgetvalue(res, 0, 1), dup ? "true" : "false");
-    PQclear(res);
-    fcgi_req_reply(r, dup ? 200 : 201, body);
-    free(body);
-    return SB_OK;
-}
-
-static int
 publish_one(struct fcgi_req *r, json_t *body, const char *channel)
 {
     struct sb_event *ev = NULL;
@@ -139,41 +99,12 @@ publish_one(struct fcgi_req *r, json_t *body, const char *channel)
     if (rc == SB_OK)
         rc = rate(r, 1);
     if (rc == SB_OK)
-        rc = store_one(r, ev);
+        rc = fcgi_commit_publish(r, &ev, 1, true);
     sb_event_free(ev);
     return rc;
 }
 
 /* --- a batch --- */
-
-static json_t *
-batch_json(const struct sb_event_batch *b, const char *sender)
-{
-    json_t *arr = json_array();
-
-    for (size_t i = 0; i < b->count; i++) {
-        const struct sb_event *ev = b->events[i];
-        json_t *o = json_pack("{s:s, s:s, s:O, s:s}", "channel", ev->channel,
-                              "type", ev->type, "data", ev->data, "sender",
-                              sender);
-
-        if (ev->id[0] != '\0')
-            json_object_set_new(o, "id", json_string(ev->id));
-        json_array_append_new(arr, o);
-    }
-    return arr;
-}
-
-/* The index a database error names ("event 3: ..."), or -1. */
-static long
-error_index(const char *message)
-{
-    long i;
-
-    if (sscanf(message, "event %ld:", &i) == 1)
-        return i;
-    return -1;
-}
 
 static int
 batch_error(struct fcgi_req *r, const struct sb_error *err, long index)
@@ -184,48 +115,6 @@ batch_error(struct fcgi_req *r, const struct sb_error *err, long index)
     fcgi_req_error(r, err, extra);
     json_decref(extra);
     return SB_ERR;
-}
-
-static void
-batch_results(PGresult *res, struct fcgi_buf *b)
-{
-    long long stored = 0, dup = 0;
-
-    fcgi_buf_puts(b, "{\"results\":[");
-    for (int i = 0; i < PQntuples(res); i++) {
-        bool d = PQgetvalue(res, i, 3)[0] == 't';
-
-        fcgi_buf_printf(b, "%s{\"seq\":%s,\"id\":\"%s\",\"duplicate\":%s}",
-                        i > 0 ? "," : "", PQgetvalue(res, i, 1),
-                        PQgetvalue(res, i, 2), d ? "true" : "false");
-        stored += !d;
-        dup += d;
-    }
-    fcgi_buf_puts(b, "]}");
-    count(stored, dup, 0);
-}
-
-static int
-store_batch(struct fcgi_req *r, const struct sb_event_batch *batch)
-{
-    json_t *arr = batch_json(batch, r->token->sender);
-    char *text = json_dumps(arr, JSON_COMPACT);
-    const char *params[1] = {text};
-    struct sb_error err;
-    struct fcgi_buf b = {0};
-    PGresult *res = fcgi_db_exec(r->db, BATCH_SQL, 1, params, false, &err);
-
-    json_decref(arr);
-    free(text);
-    if (res == NULL) {
-        count(0, 0, (long long)batch->count);
-        return batch_error(r, &err, error_index(err.message));
-    }
-    batch_results(res, &b);
-    PQclear(res);
-    fcgi_req_reply(r, 200, b.data);
-    fcgi_buf_release(&b);
-    return SB_OK;
 }
 
 static int
@@ -273,7 +162,7 @@ publish_batch(struct fcgi_req *r, json_t *body, const char *channel)
         return batch_error(r, &err, bad == SB_BATCH_NO_INDEX ? -1 : (long)bad);
     rc = rate(r, (long long)batch->count);
     if (rc == SB_OK)
-        rc = store_batch(r, batch);
+        rc = fcgi_commit_publish(r, batch->events, batch->count, false);
     sb_event_batch_free(batch);
     return rc;
 }

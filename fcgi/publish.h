@@ -4,7 +4,9 @@
  * transaction), idempotent by event id or the Idempotency-Key header, and
  * POST /channels/{channel}/signals. The sender is the token's; input is
  * validated in C first (libswitchboard's envelope rules), then by the
- * database, which stores nothing when anything is wrong.
+ * database, which stores nothing when anything is wrong. Publishes are
+ * stored through the group commit (commit.h): a request's events are
+ * stored together, possibly in one transaction with other requests'.
  */
 #ifndef FCGI_PUBLISH_H
 #define FCGI_PUBLISH_H

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <fastcgi.h>
 
 #include "app.h"
 #include "cgi.h"
@@ -123,24 +126,176 @@ count_status(int status)
         atomic_fetch_add(&fcgi_app.n.by_status[status], 1);
 }
 
+/*
+ * libfcgi closes a connection (OS_Close, libfcgi 2.4.2) with shutdown()
+ * and then poll()s up to LIBFCGI_OS_CLOSE_POLL_TIMEOUT (2 s) for the web
+ * server's EOF, so that unread input cannot turn the close into a reset
+ * that loses the end of the response. The thread that finishes waits all
+ * that time when the peer keeps the connection open; for parked requests
+ * that thread is the waiter, and one such peer would hold up every other
+ * waiting client. A parked request has read all its input, so: end the
+ * response (FCGX_FClose writes the end-of-stream and FCGI_END_REQUEST
+ * records), drain what arrived since without waiting, and let libfcgi
+ * close without shutdown and poll (detached).
+ */
+static void
+finish_without_linger(FCGX_Request *fr)
+{
+    char trash[1024];
+
+    if (fr->out != NULL) {
+        FCGX_FClose(fr->err);
+        FCGX_FClose(fr->out);
+    }
+    while (fr->ipcFd >= 0 &&
+           recv(fr->ipcFd, trash, sizeof(trash), MSG_DONTWAIT) > 0)
+        ;
+    fr->detached = 1;
+}
+
+/* --- parking: what a waiting request keeps --- */
+
+/*
+ * libfcgi gives every request an 8 KiB input and an 8 KiB output stream
+ * buffer and its parameters (fcgiapp.c: FCGX_Accept_r), and frees them
+ * only all together (FCGX_Free). A parked request has read all its input
+ * and, for a long-poll, writes its whole answer once at the end. So once
+ * it is parked, FCGX_Free(fr, 0) releases streams and parameters but
+ * leaves the connection open (ipcFd, requestId stay); a stream (SSE) puts
+ * its output streams back afterwards, as it writes for as long as it
+ * lives. A long-poll's answer is gathered in r->output and sent by
+ * send_records: the FCGI_STDOUT records, the empty one that ends the
+ * stream and FCGI_END_REQUEST, as fcgiapp.c's writer would have sent.
+ */
+static void
+free_streams(FCGX_Request *fr, bool keep_output)
+{
+    FCGX_Stream *out = fr->out, *err = fr->err;
+
+    if (keep_output)
+        fr->out = fr->err = NULL;
+    FCGX_Free(fr, 0);
+    fr->envp = NULL;
+    if (keep_output) {
+        fr->out = out;
+        fr->err = err;
+    }
+}
+
+static void
+free_parsed(struct fcgi_req *r)
+{
+    for (size_t i = 0; i < r->nsegs; i++)
+        free(r->segs[i]);
+    r->nsegs = 0;
+    fcgi_query_free(r->query);
+    r->query = NULL;
+    free(r->body);
+    r->body = NULL;
+    sb_token_free(r->token);
+    r->token = NULL;
+}
+
+void
+fcgi_req_park(struct fcgi_req *r, bool keep_output)
+{
+    r->parked = true;
+    r->db = NULL; /* the worker's */
+    if (r->cors_origin != NULL)
+        r->cors_origin = r->origin_copy = sb_strdup(r->cors_origin);
+    r->method = NULL; /* it pointed into the parameters */
+    free_parsed(r);
+    if (r->fr != NULL)
+        free_streams(r->fr, keep_output);
+}
+
+/* Most content in one record: FCGI_MAX_LENGTH rounded down to 8. */
+#define RECORD_CONTENT_MAX (FCGI_MAX_LENGTH & ~7)
+
+static void
+put_header(struct fcgi_buf *b, int type, int id, size_t len, size_t pad)
+{
+    FCGI_Header h = {FCGI_VERSION_1,
+                     (unsigned char)type,
+                     (unsigned char)(id >> 8),
+                     (unsigned char)id,
+                     (unsigned char)(len >> 8),
+                     (unsigned char)len,
+                     (unsigned char)pad,
+                     0};
+
+    fcgi_buf_put(b, (const char *)&h, sizeof(h));
+}
+
+/* Write all of buf to fd (blocking): SB_OK, or SB_ERR when it fails. */
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return SB_ERR;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return SB_OK;
+}
+
+/* The response in out as FastCGI records, written to the connection. */
+static int
+send_records(FCGX_Request *fr, const struct fcgi_buf *out)
+{
+    static const char zeros[8];
+    FCGI_EndRequestBody end = {0, 0, 0, 0, FCGI_REQUEST_COMPLETE, {0}};
+    struct fcgi_buf b = {0};
+    int rc;
+
+    for (size_t at = 0; at < out->len; at += RECORD_CONTENT_MAX) {
+        size_t n = out->len - at < RECORD_CONTENT_MAX ? out->len - at
+                                                      : RECORD_CONTENT_MAX;
+        size_t pad = (8 - n % 8) % 8;
+
+        put_header(&b, FCGI_STDOUT, fr->requestId, n, pad);
+        fcgi_buf_put(&b, out->data + at, n);
+        fcgi_buf_put(&b, zeros, pad);
+    }
+    put_header(&b, FCGI_STDOUT, fr->requestId, 0, 0);
+    put_header(&b, FCGI_END_REQUEST, fr->requestId, sizeof(end), 0);
+    fcgi_buf_put(&b, (const char *)&end, sizeof(end));
+    rc = write_all(fr->ipcFd, b.data, b.len);
+    fcgi_buf_release(&b);
+    return rc;
+}
+
+static bool
+slimmed(const struct fcgi_req *r)
+{
+    return r->fr != NULL && r->parked && r->fr->out == NULL;
+}
+
 void
 fcgi_req_finish(struct fcgi_req *r)
 {
     if (r == NULL)
         return;
     count_status(r->status);
+    if (slimmed(r) && !r->failed)
+        send_records(r->fr, &r->output);
     if (r->fr != NULL) {
+        if (r->parked)
+            finish_without_linger(r->fr);
         FCGX_Finish_r(r->fr);
         FCGX_Free(r->fr, 1);
         free(r->fr);
     } else {
         fcgi_cgi_done();
     }
-    for (size_t i = 0; i < r->nsegs; i++)
-        free(r->segs[i]);
-    fcgi_query_free(r->query);
-    free(r->body);
-    sb_token_free(r->token);
+    free_parsed(r);
+    fcgi_buf_release(&r->output);
+    free(r->origin_copy);
     free(r);
 }
 
@@ -189,22 +344,6 @@ fcgi_req_read_body(struct fcgi_req *r, long long max, struct sb_error *err)
 
 /* --- writing --- */
 
-static int
-write_fd(const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(STDOUT_FILENO, buf, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return SB_ERR;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return SB_OK;
-}
-
 int
 fcgi_req_write(struct fcgi_req *r, const char *buf, size_t len)
 {
@@ -212,11 +351,15 @@ fcgi_req_write(struct fcgi_req *r, const char *buf, size_t len)
 
     if (r->failed)
         return SB_ERR;
+    if (slimmed(r)) {
+        fcgi_buf_put(&r->output, buf, len);
+        return SB_OK;
+    }
     if (r->fr != NULL)
         rc = FCGX_PutStr(buf, (int)len, r->fr->out) == (int)len ? SB_OK
                                                                : SB_ERR;
     else
-        rc = write_fd(buf, len);
+        rc = write_all(STDOUT_FILENO, buf, len);
     if (rc != SB_OK)
         r->failed = true;
     return rc;
@@ -233,7 +376,7 @@ fcgi_req_flush(struct fcgi_req *r)
 {
     if (r->failed)
         return SB_ERR;
-    if (r->fr != NULL && FCGX_FFlush(r->fr->out) != 0) {
+    if (r->fr != NULL && !slimmed(r) && FCGX_FFlush(r->fr->out) != 0) {
         r->failed = true;
         return SB_ERR;
     }

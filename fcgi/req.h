@@ -7,8 +7,9 @@
  * docs/PROTOCOL.md section 5.1, and the raw writes that streams use.
  *
  * Ownership: a worker thread owns a request until it finishes it
- * (fcgi_req_finish) or parks it (the waiter thread owns it from then on).
- * Exactly one thread touches a request at a time.
+ * (fcgi_req_finish) or parks it (the waiter thread owns it from then on,
+ * and a release thread finishes it). Exactly one thread touches a request
+ * at a time.
  */
 #ifndef FCGI_REQ_H
 #define FCGI_REQ_H
@@ -20,6 +21,7 @@
 #include <fcgiapp.h>
 #include <jansson.h>
 
+#include "buf.h"
 #include "error.h"
 #include "query.h"
 #include "token.h"
@@ -45,6 +47,9 @@ struct fcgi_req {
     int status;              /* of the response, once its head is out */
     bool head_sent;
     bool failed; /* a write failed: the client went away */
+    bool parked; /* handed to the waiter: all its input has been read */
+    char *origin_copy;      /* cors_origin once parked; owned */
+    struct fcgi_buf output; /* the response of a slimmed request */
 };
 
 /* A new request over fr (NULL: CGI, from the environment). Parses the
@@ -52,8 +57,17 @@ struct fcgi_req {
 struct fcgi_req *fcgi_req_new(FCGX_Request *fr, struct fcgi_db *db);
 /* Finish the request towards the web server (FCGX_Finish_r and
  * FCGX_Free(fr, 1) in FastCGI mode, flushing stdout in CGI mode) and
- * release it. NULL does nothing. */
+ * release it. A parked request is closed without libfcgi's lingering
+ * wait for the web server's EOF (see req.c). NULL does nothing. */
 void fcgi_req_finish(struct fcgi_req *r);
+
+/* r is about to wait off its thread: release what it no longer needs
+ * (path, query, body, token; libfcgi's input stream and parameters, and
+ * with keep_output false its output streams as well) so that a waiting
+ * request costs little memory. Parameters read NULL from then on; with
+ * keep_output false the response is gathered in r->output and sent as
+ * FastCGI records by fcgi_req_finish. */
+void fcgi_req_park(struct fcgi_req *r, bool keep_output);
 
 /* A request parameter (HTTP_ORIGIN, REQUEST_METHOD, ...), or NULL. */
 const char *fcgi_req_param(const struct fcgi_req *r, const char *name);

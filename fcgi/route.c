@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "cors.h"
 #include "history.h"
+#include "metricsub.h"
 #include "ops.h"
 #include "poll.h"
 #include "publish.h"
@@ -39,8 +40,10 @@ static const struct route routes[] = {
     {"workflows/*/tasks", "GET", fcgi_tasks_handle_list, true},
     {"workflows/*/tasks", "POST", fcgi_tasks_handle_create, true},
     {"workflows/*/stats", "GET", fcgi_tasks_handle_stats, true},
+    {"tasks/*", "GET", fcgi_tasks_handle_get, true},
     {"tasks/*", "PATCH", fcgi_tasks_handle_update, true},
     {"metrics/overview", "GET", fcgi_ops_handle_overview, true},
+    {"metrics/stream", "GET", fcgi_metricsub_handle, true},
     {"health", "GET", fcgi_ops_handle_health, false},
     {"status", "GET", fcgi_ops_handle_status, true},
     {"metrics", "GET", fcgi_ops_handle_metrics, false},

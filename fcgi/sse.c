@@ -243,15 +243,29 @@ replay(struct fcgi_parked *p, const struct fcgi_catchup *c)
     return rc;
 }
 
-static int
-start(struct fcgi_req *r, struct fcgi_parked *p, struct fcgi_catchup *c)
+int
+fcgi_sse_open(struct fcgi_req *r)
 {
     char retry[48];
 
     snprintf(retry, sizeof(retry), "retry: %lld\n\n",
              fcgi_app.conf.sse_retry_ms);
-    if (fcgi_req_head(r, 200, SSE_TYPE, SSE_HEADERS) != SB_OK ||
-        fcgi_req_puts(r, retry) != SB_OK)
+    if (fcgi_req_head(r, 200, SSE_TYPE, SSE_HEADERS) != SB_OK)
+        return SB_ERR;
+    return fcgi_req_puts(r, retry);
+}
+
+int64_t
+fcgi_sse_expires(const struct fcgi_req *r)
+{
+    return fcgi_mono_ms() +
+           ((r->token->exp + SB_TOKEN_LEEWAY) * 1000 - fcgi_now_ms());
+}
+
+static int
+start(struct fcgi_req *r, struct fcgi_parked *p, struct fcgi_catchup *c)
+{
+    if (fcgi_sse_open(r) != SB_OK)
         return SB_ERR;
     return replay(p, c);
 }
@@ -291,8 +305,7 @@ stream(struct fcgi_req *r, struct fcgi_parked *p)
     fcgi_catchup_free(c);
     if (catch_up(r, p, rc) != SB_OK)
         return SB_OK; /* answered, if shortly */
-    p->expires = fcgi_mono_ms() +
-                 ((r->token->exp + SB_TOKEN_LEEWAY) * 1000 - fcgi_now_ms());
+    p->expires = fcgi_sse_expires(r);
     p->deadline = p->expires;
     if (fcgi_waiter_park(p) == SB_OK)
         return SB_AGAIN;

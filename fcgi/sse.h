@@ -18,6 +18,12 @@
 /* GET /sse (a route handler: SB_OK, SB_ERR, or SB_AGAIN when parked). */
 int fcgi_sse_handle(struct fcgi_req *r);
 
+/* Begin a stream on r: the 200 head (text/event-stream) and the retry:
+ * hint. SB_OK, or SB_ERR when the client went away. */
+int fcgi_sse_open(struct fcgi_req *r);
+/* When r's token expires (with the leeway), in monotonic ms. */
+int64_t fcgi_sse_expires(const struct fcgi_req *r);
+
 /* Each writes one SSE event to p's stream (buffered until
  * fcgi_sse_flush). SB_OK, or SB_ERR when the client went away. */
 /* A durable event of position i: id: (the combined cursor after it),

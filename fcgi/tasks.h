@@ -5,11 +5,10 @@
  * /workflows/{channel}/tasks). Every change publishes workflow.stats in
  * the database itself.
  *
- * Limits of this schema: the application role has no function that reads
- * a task (switchboard.tasks is the owner's), so the create and update
- * answers carry what the request set rather than the stored row, listing
- * answers 500 internal, and an update needs the publish verb on every
- * workflow channel (the task's channel cannot be looked up to check it).
+ * Reading a task (GET /tasks/{id}) or changing it needs read or publish on
+ * the task's own channel, looked up first. Answers carry the stored task
+ * as switchboard.task_get() prints it; lists are switchboard.task_list()
+ * pages, newest first.
  */
 #ifndef FCGI_TASKS_H
 #define FCGI_TASKS_H
@@ -18,6 +17,7 @@
 
 int fcgi_tasks_handle_create(struct fcgi_req *r);
 int fcgi_tasks_handle_update(struct fcgi_req *r);
+int fcgi_tasks_handle_get(struct fcgi_req *r);
 int fcgi_tasks_handle_stats(struct fcgi_req *r);
 int fcgi_tasks_handle_list(struct fcgi_req *r);
 

@@ -18,8 +18,10 @@
 #include "app.h"
 #include "deliver.h"
 #include "log.h"
+#include "metricsub.h"
 #include "pg.h"
 #include "poll.h"
+#include "release.h"
 #include "sse.h"
 #include "timerheap.h"
 #include "waiter.h"
@@ -54,6 +56,8 @@ static struct {
     struct fcgi_deliver *d;
     struct fcgi_heap heap;
     struct fcgi_parked *all;
+    struct fcgi_release_list released; /* this turn's, for release.c */
+    struct fcgi_metricsub_round round; /* metrics snapshots of one round */
     atomic_bool stop;
 } W = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1, .ep = -1,
        .conn_fd = -1};
@@ -62,6 +66,16 @@ uint64_t
 fcgi_waiter_gen(void)
 {
     return W.d != NULL ? fcgi_deliver_gen(W.d) : 0;
+}
+
+enum fcgi_known
+fcgi_waiter_known(const struct fcgi_pos *pos, size_t n, uint64_t *gen)
+{
+    if (W.d == NULL) {
+        *gen = 0;
+        return FCGI_KNOWN_NOT;
+    }
+    return fcgi_deliver_known(W.d, pos, n, gen);
 }
 
 /* --- requests in and out --- */
@@ -76,9 +90,10 @@ watch_fd(struct fcgi_parked *p, int op)
         epoll_ctl(W.ep, op, fd, &ev);
 }
 
-/* Take p out of everything and release it (finishing its request). */
+/* Take p out of everything and hand it to the release threads, which
+ * answer it (answer: a long-poll, with what it gathered) and finish it. */
 static void
-drop(struct fcgi_parked *p)
+release(struct fcgi_parked *p, bool answer)
 {
     fcgi_deliver_remove(W.d, p);
     fcgi_heap_remove(&W.heap, &p->timer);
@@ -89,24 +104,36 @@ drop(struct fcgi_parked *p)
         W.all = p->next;
     if (p->next != NULL)
         p->next->prev = p->prev;
-    atomic_fetch_sub(&fcgi_app.n.parked, 1);
     atomic_fetch_sub(&fcgi_app.n.parked_subs, (long long)p->npos);
-    fcgi_parked_free(p);
+    p->ready_answer = answer;
+    fcgi_release_add(&W.released, p);
+    /* Hand over chunk by chunk: the first answers go out while the waiter
+     * is still taking the rest of a large release apart. */
+    if (W.released.n >= FCGI_RELEASE_CHUNK)
+        fcgi_release_hand(&W.released);
+}
+
+static void
+drop(struct fcgi_parked *p)
+{
+    release(p, false);
 }
 
 static void
 answer(struct fcgi_parked *p)
 {
-    if (p->kind == FCGI_PARK_POLL)
-        fcgi_poll_answer(p);
-    drop(p);
+    release(p, true);
 }
 
+/* A stream's next timer: its heartbeat after from, its expiry, or (a
+ * metrics stream) its next look, whichever comes first. */
 static int64_t
 sse_next(const struct fcgi_parked *p, int64_t from)
 {
     int64_t at = from + fcgi_app.conf.sse_heartbeat_ms;
 
+    if (p->kind == FCGI_PARK_METRICS && p->due < at)
+        at = p->due;
     return at < p->expires ? at : p->expires;
 }
 
@@ -162,7 +189,9 @@ fcgi_waiter_park(struct fcgi_parked *p)
         atomic_fetch_sub(&fcgi_app.n.parked, 1);
         return SB_AGAIN;
     }
-    p->req->db = NULL; /* the worker's; the waiter has its own */
+    /* From here on the request only waits: drop what it no longer needs
+     * (a stream keeps its output, it writes for as long as it lives). */
+    fcgi_req_park(p->req, p->kind != FCGI_PARK_POLL);
     pthread_mutex_lock(&W.lock);
     if (W.ninbox == W.capinbox) {
         W.capinbox = W.capinbox == 0 ? 64 : W.capinbox * 2;
@@ -188,6 +217,7 @@ lost(const char *why)
     W.conn_fd = -1;
     W.next_connect = fcgi_mono_ms() + RECONNECT_MS;
     atomic_store(&fcgi_app.n.listen_up, 0);
+    fcgi_deliver_lost(W.d);
 }
 
 static int
@@ -268,6 +298,11 @@ fire_sse(struct fcgi_parked *p, int64_t now)
         drop(p);
         return;
     }
+    if (p->kind == FCGI_PARK_METRICS && now >= p->due &&
+        fcgi_metricsub_look(p, W.conn, &W.round, now) != SB_OK) {
+        drop(p);
+        return;
+    }
     if (now - p->wrote_at >= fcgi_app.conf.sse_heartbeat_ms &&
         (fcgi_sse_send_heartbeat(p) != SB_OK || fcgi_sse_flush(p) != SB_OK)) {
         drop(p);
@@ -284,6 +319,7 @@ fire_timers(void)
     int64_t now = fcgi_mono_ms();
     struct fcgi_timer *t;
 
+    fcgi_metricsub_round_reset(&W.round);
     while ((t = fcgi_heap_top(&W.heap)) != NULL && t->at <= now) {
         struct fcgi_parked *p = t->owner;
 
@@ -364,6 +400,7 @@ shutdown_all(void)
     take_inbox();
     while (W.all != NULL)
         answer(W.all);
+    fcgi_release_hand(&W.released);
     if (W.conn != NULL)
         PQclear(PQexecParams(W.conn, GONE_SQL, 1, NULL, params, NULL, NULL, 0));
 }
@@ -384,6 +421,7 @@ run(void *arg)
         serve_listen();
         answer_ready();
         fire_timers();
+        fcgi_release_hand(&W.released);
         heartbeat();
     }
     shutdown_all();
@@ -403,6 +441,7 @@ setup(void)
         return SB_ERR;
     }
     W.d = fcgi_deliver_new();
+    fcgi_release_start((size_t)fcgi_app.conf.release_threads);
     return SB_OK;
 }
 
@@ -437,11 +476,13 @@ fcgi_waiter_stop(void)
     if (write(W.wake_fd, &one, sizeof(one)) < 0)
         sb_log_warn("waiter: eventfd: %s", strerror(errno));
     pthread_join(W.thread, NULL);
+    fcgi_release_stop();
     PQfinish(W.conn);
     W.conn = NULL;
     fcgi_deliver_free(W.d);
     W.d = NULL;
     fcgi_heap_release(&W.heap);
+    fcgi_metricsub_round_reset(&W.round);
     close(W.wake_fd);
     close(W.ep);
     W.started = false;

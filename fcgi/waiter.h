@@ -18,8 +18,10 @@
 #ifndef FCGI_WAITER_H
 #define FCGI_WAITER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "deliver.h"
 #include "parked.h"
 
 /* Start the thread (the LISTEN connection is made there, and remade
@@ -32,6 +34,11 @@ void fcgi_waiter_stop(void);
 /* The doorbell generation, to read before the database read that decides
  * whether to park. */
 uint64_t fcgi_waiter_gen(void);
+/* What the doorbells say about pos[0..n) (fcgi_deliver_known): a
+ * long-poll that is current or behind may park with *gen without reading
+ * the database. *gen is always set. */
+enum fcgi_known fcgi_waiter_known(const struct fcgi_pos *pos, size_t n,
+                                  uint64_t *gen);
 
 /* Hand p over (p->gen set, positions resolved, timers set by the waiter
  * from p->deadline and p->expires). SB_OK: the waiter owns p. SB_AGAIN:

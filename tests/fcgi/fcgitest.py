@@ -24,6 +24,7 @@ import hmac
 import http.client as httpclient
 import json
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -241,6 +242,19 @@ def fcgi_request(host, port, method, uri, body=b"", headers=None):
 
 
 # --- one test class per web server ---------------------------------------------
+
+def metrics(base):
+    """The fcgi process's metric samples, name{labels} -> value."""
+    r = http(base, "GET", "/api/v1/metrics")
+    out = {}
+    for line in r.body.splitlines():
+        m = re.match(r'^([a-z_]+)(\{[^}]*\})? (\S+)$', line)
+        if m:
+            labels = re.sub(r'node="[^"]*",?', "", m.group(2) or "")
+            out[m.group(1) + (labels if labels != "{}" else "")] = \
+                float(m.group(3))
+    return out
+
 
 def server_classes(namespace, mixin):
     """Add to namespace a TestCase per web server, running mixin's tests."""

@@ -37,7 +37,8 @@ LIGHTTPD=${SB_LIGHTTPD:-$(command -v lighttpd || echo /usr/sbin/lighttpd)}
 APACHE=${SB_APACHE:-$(command -v apache2 || echo /usr/sbin/apache2)}
 APACHE_MODULES=${SB_APACHE_MODULES:-/usr/lib/apache2/modules}
 pgcluster=$top_srcdir/tests/db/pgcluster.sh
-MODULES="test_rest test_auth test_poll test_sse test_bad_input test_modes"
+MODULES="test_rest test_auth test_poll test_sse test_bad_input test_modes
+    test_tasks test_commit test_metrics_stream test_many_fds"
 
 harness_name=run-fcgi-tests
 harness_require=SB_REQUIRE_WEB
@@ -168,6 +169,7 @@ sse_heartbeat = 1s
 sse_retry = 1500ms
 publish_rate = 5
 publish_burst = 20
+commit_window = 10ms
 allowed_origins = https://dash.example.com
 heartbeat_interval = 1s
 log_level = info
@@ -279,9 +281,11 @@ timeout 600 "$PY" -m unittest -v ${SB_FCGI_TESTS:-$MODULES}
 rc=$?
 # Stop everything now, so sanitizer reports at exit are in the logs.
 stop_pids
+logs=$(ls "$base"/fcgi*.log "$base/apache.err" 2>/dev/null)
+# shellcheck disable=SC2086 # the list of log files is split on purpose
 if grep -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' \
-    "$base/fcgi.log" "$base/apache.err" >&2; then
-    say "sanitizer reports in fcgi.log or apache.err"
+    $logs >&2; then
+    say "sanitizer reports in fcgi.log, fcgi-*.log or apache.err"
     rc=1
 fi
 if [ "$rc" -eq 0 ]; then

@@ -6,9 +6,10 @@ import json
 import os
 import threading
 import time
+import uuid
 
-from fcgitest import (http, make_token, psql, publish_sql, server_classes,
-                      stored, uniq, SseReader)
+from fcgitest import (http, make_token, metrics, psql, publish_sql,
+                      server_classes, stored, uniq, SseReader)
 
 
 def later(seconds, fn, *args):
@@ -85,6 +86,69 @@ class Poll:
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json["events"][0]["type"], "typing")
         self.assertIsNone(r.json["events"][0]["seq"])
+
+    def test_known_cursor(self):
+        """A re-poll whose cursor the doorbells already told about parks
+        without its own database read (the metric counts it): when current,
+        the next publish wakes it; when behind, the waiter reads for it and
+        it is answered at once. Without a wait it is read as usual."""
+        t, ch = make_token(), uniq()
+        name = "switchboard_poll_known_total"
+        later(0.5, publish_sql, ch, "one")
+        r = self.poll(f"cursor={ch}@0&timeout=8", t)
+        self.assertEqual(r.json["cursors"], {ch: 1}, r)
+        before = metrics(self.BASE)[name]
+        later(0.5, publish_sql, ch, "two")
+        start = time.time()
+        r = self.poll(f"cursor={ch}@1&timeout=8", t)
+        self.assertLess(time.time() - start, 4)
+        self.assertEqual([e["data"]["text"] for e in r.json["events"]],
+                         ["two"], r)
+        self.assertEqual(r.json["cursors"], {ch: 2})
+        self.assertEqual(metrics(self.BASE)[name], before + 1)
+        start = time.time()
+        r = self.poll(f"cursor={ch}@0&timeout=8", t)
+        self.assertLess(time.time() - start, 4)
+        self.assertEqual([e["seq"] for e in r.json["events"]], [1, 2], r)
+        self.assertEqual(r.json["cursors"], {ch: 2})
+        self.assertEqual(metrics(self.BASE)[name], before + 2)
+        r = self.poll(f"cursor={ch}@1&timeout=0", t)
+        self.assertEqual([e["seq"] for e in r.json["events"]], [2], r)
+        r = self.poll(f"cursor={ch}@2&timeout=0", t)
+        self.assertEqual(r.json, {"events": [], "cursors": {ch: 2},
+                                  "timeout": True})
+        self.assertEqual(metrics(self.BASE)[name], before + 3)
+
+    def test_known_cursor_pruned(self):
+        """A poll parked behind the doorbells on a channel whose events
+        retention removed since gets the same reload as a read would give:
+        pruned, with the channel's last and oldest seq."""
+        ns = "tp" + uuid.uuid4().hex[:8]
+        psql("INSERT INTO switchboard.namespaces (name, description, "
+             f"retention) VALUES ('{ns}', 'fcgi test', '1 millisecond')")
+        t, ch = make_token(ch=("*",)), f"{ns}:gone"
+        name = "switchboard_poll_known_total"
+        later(0.5, publish_sql, ch, "one")
+        r = self.poll(f"cursor={ch}@0&timeout=8", t)
+        self.assertEqual(r.json["cursors"], {ch: 1}, r)
+        later(0.5, publish_sql, ch, "two")
+        r = self.poll(f"cursor={ch}@1&timeout=8", t)
+        self.assertEqual(r.json["cursors"], {ch: 2}, r)
+        time.sleep(0.1)
+        psql("SELECT count(*) FROM switchboard.prune_events()")
+        before = metrics(self.BASE)[name]
+        start = time.time()
+        r = self.poll(f"cursor={ch}@0&timeout=8", t)
+        self.assertLess(time.time() - start, 4)
+        self.assertEqual(metrics(self.BASE)[name], before + 1)
+        self.assertEqual(r.json, {"events": [], "cursors": {ch: 2},
+                                  "timeout": False,
+                                  "reload": [{"channel": ch,
+                                              "reason": "pruned",
+                                              "last_seq": 2,
+                                              "oldest_seq": 3}]})
+        r = self.poll(f"cursor={ch}@0&timeout=0", t)
+        self.assertEqual(r.json["reload"][0]["oldest_seq"], 3, r)
 
     def test_timeout(self):
         t, ch = make_token(), uniq()

@@ -1,6 +1,7 @@
 /*
  * check_fcgi_catchup.c: unit tests of fcgi/catchup.c with its database
- * edge stubbed: fcgi_db_exec (the worker's connection) and PQexecParams
+ * edge stubbed: fcgi_db_exec_stmt (the worker's connection, a prepared
+ * statement) and PQexecParams
  * (the waiter's) are replaced here, and answer with results built by
  * libpq without a server (PQmakeEmptyPGresult, PQsetvalue). Covered: the
  * parameters sent (array literals, from-now as NULL, max), rows grouped by
@@ -32,7 +33,8 @@ static struct {
     char *params[3];
     bool retry;
     PGresult *answer;     /* handed over by the next call */
-    enum sb_errcode fail; /* fcgi_db_exec fails with it */
+    enum sb_errcode fail; /* fcgi_db_exec_stmt fails with it */
+    const char *stmt_name; /* of the last prepared statement run */
 } stub;
 
 static void
@@ -58,13 +60,14 @@ answer(void)
 }
 
 PGresult *
-fcgi_db_exec(struct fcgi_db *db, const char *sql, int n,
-             const char *const *params, bool retry, struct sb_error *err)
+fcgi_db_exec_stmt(struct fcgi_db *db, const struct fcgi_stmt *st,
+                  const char *const *params, bool retry, struct sb_error *err)
 {
     stub.db_calls++;
     stub.db = db;
     stub.retry = retry;
-    record(sql, n, params);
+    stub.stmt_name = st->name;
+    record(st->sql, st->nparams, params);
     if (stub.fail != SB_E_NONE) {
         sb_error_set(err, stub.fail, "%s: from the stub",
                      sb_errcode_message(stub.fail));
@@ -216,6 +219,7 @@ START_TEST(parameters_sent)
     ck_assert_int_eq(stub.conn_calls, 0);
     ck_assert_ptr_eq(stub.db, DB);
     ck_assert(stub.retry); /* a read may run twice */
+    ck_assert_str_eq(stub.stmt_name, "sb_catchup"); /* prepared, named */
     ck_assert_int_eq(stub.n, 3);
     ck_assert_str_eq(stub.params[0],
                      "{\"chat:a\",\"chat:b\",\"workflow:team/alpha-1.x\"}");
