@@ -71,6 +71,8 @@ cmd_test() {
     cmd_deps
     export SB_REQUIRE_DB=1 SB_REQUIRE_WSD=1 SB_REQUIRE_WEB=1
     export SB_REQUIRE_NODE=1 SB_REQUIRE_BROWSER=1
+    # make distcheck's copy of the tests loads playwright-core from here.
+    export SB_BROWSER_MODULES_DIR="$top/tests/browser"
     if [ -f "$top/tests/browser/package.json" ]; then
         say "npm install in tests/browser"
         (cd "$top/tests/browser" && npm install --no-audit --no-fund) ||

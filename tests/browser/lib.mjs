@@ -3,13 +3,21 @@
 //
 // The stack is started by run-browser-tests.sh (tests/stack.sh start DIR
 // --agent); SB_STACK_DIR names DIR, SB_TOP_SRCDIR the source tree and
-// SB_SHOTS_DIR where screenshots go.
+// SB_SHOTS_DIR where screenshots go; playwright-core is loaded from the
+// node_modules of SB_BROWSER_MODULES_DIR (default: this directory), so a
+// read-only copy of the tests (make distcheck) can use the source tree's.
 
 import { execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { pathToFileURL } from 'node:url';
+
+const moduleBase = process.env.SB_BROWSER_MODULES_DIR
+  ? pathToFileURL(join(process.env.SB_BROWSER_MODULES_DIR, 'lib.mjs'))
+  : import.meta.url;
+const { chromium } = createRequire(moduleBase)('playwright-core');
 
 export const CHROMIUM = process.env.SB_CHROMIUM || '/usr/bin/chromium';
 export const STACK_DIR = process.env.SB_STACK_DIR;

@@ -29,6 +29,9 @@ export top_srcdir top_builddir
 NODE=${SB_NODE:-node}
 CHROMIUM=${SB_CHROMIUM:-/usr/bin/chromium}
 tests=$top_srcdir/tests/browser
+# Where node_modules/playwright-core is (npm install there): the source
+# tree's by default; make distcheck's read-only copy is given the original's.
+modules=${SB_BROWSER_MODULES_DIR:-$tests}
 
 harness_name=run-browser-tests
 harness_require=SB_REQUIRE_BROWSER
@@ -41,8 +44,8 @@ command -v "$NODE" >/dev/null 2>&1 || skip "node not found"
 "$NODE" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
     skip "node 20 or later needed ($("$NODE" --version))"
 [ -x "$CHROMIUM" ] || skip "$CHROMIUM not found (apt-get install chromium)"
-[ -f "$tests/node_modules/playwright-core/package.json" ] ||
-    skip "no playwright-core in $tests/node_modules (run npm install in tests/browser)"
+[ -f "$modules/node_modules/playwright-core/package.json" ] ||
+    skip "no playwright-core in $modules/node_modules (run npm install in tests/browser)"
 require_pg_server
 command -v lighttpd >/dev/null 2>&1 || [ -x /usr/sbin/lighttpd ] || skip "lighttpd not found"
 [ -x "$top_builddir/wsd/wsd" ] || fail "$top_builddir/wsd/wsd not built"
@@ -85,7 +88,8 @@ SB_STACK_DIR=$base/stack
 SB_TOP_SRCDIR=$top_srcdir
 SB_SHOTS_DIR=$shots
 SB_CHROMIUM=$CHROMIUM
-export SB_STACK_DIR SB_TOP_SRCDIR SB_SHOTS_DIR SB_CHROMIUM
+SB_BROWSER_MODULES_DIR=$modules
+export SB_STACK_DIR SB_TOP_SRCDIR SB_SHOTS_DIR SB_CHROMIUM SB_BROWSER_MODULES_DIR
 
 cd "$tests" || fail "cd $tests"
 set -- --test --test-concurrency=1 --test-reporter=spec
