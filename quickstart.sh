@@ -27,7 +27,7 @@ var="$top/var"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 DEPS_BUILD="build-essential autoconf automake pkg-config libfcgi-dev libpq-dev
-  libwebsockets-dev libjansson-dev libssl-dev uuid-dev check clang
+  libwebsockets-dev libev-dev libjansson-dev libssl-dev uuid-dev check clang
   libclang-rt-14-dev"
 DEPS_RUN="postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   python3-websockets lighttpd apache2 curl nodejs npm chromium"

@@ -1,8 +1,8 @@
 /*
- * auth.c: authentication of a WebSocket connection (see auth.h). One timer
- * per connection serves three purposes in turn: the auth timeout while
- * waiting for a token, the token's expiry (exp plus the leeway), and the
- * end of the grace that follows it.
+ * auth.c: authentication of a WebSocket connection (see auth.h). One
+ * deadline per connection (deadline.h) serves three purposes in turn: the
+ * auth timeout while waiting for a token, the token's expiry (exp plus the
+ * leeway), and the end of the grace that follows it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include "limits.h"
 #include "log.h"
 #include "metrics.h"
+#include "metricsub.h"
 #include "node.h"
 #include "proto.h"
 #include "sub.h"
@@ -23,9 +24,9 @@
 /* --- the timer --- */
 
 static void
-timer_cb(lws_sorted_usec_list_t *sul)
+timer_cb(struct wsd_deadline *d)
 {
-    struct wsd_conn *c = lws_container_of(sul, struct wsd_conn, sul_auth);
+    struct wsd_conn *c = lws_container_of(d, struct wsd_conn, auth_due);
 
     if (!wsd_conn_alive(c))
         return;
@@ -37,8 +38,7 @@ timer_cb(lws_sorted_usec_list_t *sul)
         c->auth = WSD_AUTH_GRACE;
         wsd_reply_error(c, NULL, SB_E_TOKEN_EXPIRED,
                         "token expired: send a new token with auth", NULL, -1);
-        lws_sul_schedule(wsd_srv.context, 0, &c->sul_auth, timer_cb,
-                         wsd_srv.conf.token_grace_ms * LWS_US_PER_MS);
+        wsd_deadline_set(&c->auth_due, wsd_srv.conf.token_grace_ms, timer_cb);
     } else if (c->auth == WSD_AUTH_GRACE) {
         wsd_conn_close(c, SB_CLOSE_TOKEN_EXPIRED, "token expired", true);
     }
@@ -50,8 +50,7 @@ schedule_expiry(struct wsd_conn *c)
     long long due_ms = (c->token->exp + SB_TOKEN_LEEWAY) * 1000LL;
     long long in_ms = due_ms - wsd_now_ms();
 
-    lws_sul_schedule(wsd_srv.context, 0, &c->sul_auth, timer_cb,
-                     (in_ms > 0 ? in_ms : 0) * LWS_US_PER_MS);
+    wsd_deadline_set(&c->auth_due, in_ms, timer_cb);
 }
 
 /* --- hello and auth.ok --- */
@@ -143,6 +142,7 @@ accept_token(struct wsd_conn *c, struct sb_token *t, const json_t *ref)
         wsd_node_audit("connect", sb_token_sender(t), NULL, c->remote, NULL);
     }
     wsd_sub_recheck(c);
+    wsd_metricsub_recheck(c);
 }
 
 /* A first token that failed: say why, then close with 4001. */
@@ -198,8 +198,8 @@ wsd_auth_open(struct wsd_conn *c)
         send_hello(c, anon ? "optional" : "required");
         c->auth = anon ? WSD_AUTH_ANON : WSD_AUTH_WAITING;
         if (!anon)
-            lws_sul_schedule(wsd_srv.context, 0, &c->sul_auth, timer_cb,
-                             wsd_srv.conf.auth_timeout_ms * LWS_US_PER_MS);
+            wsd_deadline_set(&c->auth_due, wsd_srv.conf.auth_timeout_ms,
+                             timer_cb);
         return;
     }
     t = verify(c, jwt, strlen(jwt), &err);
@@ -242,7 +242,7 @@ wsd_auth_handle(const struct wsd_req *r)
         return;
     t = verify(c, jwt, strlen(jwt), &err);
     if (c->token == NULL) {
-        lws_sul_cancel(&c->sul_auth);
+        wsd_deadline_cancel(&c->auth_due);
         if (t != NULL)
             accept_token(c, t, r->ref);
         else

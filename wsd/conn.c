@@ -1,7 +1,9 @@
 /*
  * conn.c: one WebSocket connection (see conn.h): lifetime, assembling
  * client messages from fragments within max_message_bytes, the send queue
- * with its slow-consumer bound, and the writable callback.
+ * with its slow-consumer bound, the writable callback, and liveness: a
+ * client silent for ws_ping_interval gets a WebSocket ping, one silent for
+ * ws_idle_timeout is closed (a deadline per connection, deadline.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,38 @@ unlink_conn(struct wsd_conn *c)
     wsd_srv.nconns--;
 }
 
+static int64_t
+now_ms(void)
+{
+    return wsd_mono_us() / 1000;
+}
+
+static void
+ping_cb(struct wsd_deadline *d)
+{
+    struct wsd_conn *c = lws_container_of(d, struct wsd_conn, ping_due);
+    const struct wsd_config *k = &wsd_srv.conf;
+    int64_t silent = now_ms() - c->rx_ms;
+    int64_t next = k->ws_ping_interval_ms - silent;
+
+    if (!wsd_conn_alive(c))
+        return;
+    if (silent >= k->ws_idle_timeout_ms) {
+        sb_log_info("conn %s: silent for %lld ms: closing", c->idtext,
+                    (long long)silent);
+        wsd_conn_close(c, SB_CLOSE_GOING_AWAY, "idle timeout", false);
+        return;
+    }
+    if (silent >= k->ws_ping_interval_ms) {
+        c->ping_wanted = true;
+        lws_callback_on_writable(c->wsi);
+        next = k->ws_idle_timeout_ms - silent;
+        if (next > k->ws_ping_interval_ms)
+            next = k->ws_ping_interval_ms;
+    }
+    wsd_deadline_set(d, next, ping_cb);
+}
+
 struct wsd_conn *
 wsd_conn_new(struct lws *wsi)
 {
@@ -56,6 +90,8 @@ wsd_conn_new(struct lws *wsi)
     lws_get_peer_simple(wsi, c->remote, sizeof(c->remote));
     c->bucket = (double)wsd_srv.conf.publish_burst;
     c->bucket_us = wsd_mono_us();
+    c->rx_ms = now_ms();
+    wsd_deadline_set(&c->ping_due, wsd_srv.conf.ws_ping_interval_ms, ping_cb);
     link_conn(c);
     return c;
 }
@@ -190,27 +226,38 @@ append(struct wsd_conn *c, const void *in, size_t len)
     c->rx[c->rx_len] = '\0';
 }
 
+void
+wsd_conn_handle_pong(struct wsd_conn *c)
+{
+    c->rx_ms = now_ms();
+}
+
 int
 wsd_conn_handle_receive(struct wsd_conn *c, const void *in, size_t len)
 {
+    c->rx_ms = now_ms();
     if (!wsd_conn_alive(c))
         return 0;
     if (lws_frame_is_binary(c->wsi))
         return refuse(c, SB_CLOSE_UNSUPPORTED, "text frames only");
     if (c->rx_len + len > (size_t)wsd_srv.conf.max_message_bytes)
         return refuse(c, SB_CLOSE_TOO_BIG, "message too big");
-    append(c, in, len);
     if (!lws_is_final_fragment(c->wsi) ||
-        lws_remaining_packet_payload(c->wsi) > 0)
+        lws_remaining_packet_payload(c->wsi) > 0) {
+        append(c, in, len);
         return 0;
-    wsd_stats.messages_in++;
-    wsd_proto_message(c, c->rx, c->rx_len);
-    c->rx_len = 0;
-    if (c->rx_cap > 4096) { /* an idle connection keeps no big buffer */
-        free(c->rx);
-        c->rx = NULL;
-        c->rx_cap = 0;
     }
+    wsd_stats.messages_in++;
+    if (c->rx_len == 0) { /* whole in one piece: no copy */
+        wsd_proto_message(c, in, len);
+        return 0;
+    }
+    append(c, in, len);
+    wsd_proto_message(c, c->rx, c->rx_len);
+    /* An idle connection keeps no buffer. */
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = c->rx_cap = 0;
     return 0;
 }
 
@@ -235,9 +282,27 @@ write_frame(struct wsd_conn *c)
     return 0;
 }
 
+/* A ping frame. It carries a payload because lws 4.1 reports no empty
+ * pong to the protocol (and so the pong would not count as heard). */
+static int
+write_ping(struct wsd_conn *c)
+{
+    unsigned char buf[LWS_PRE + 3];
+
+    c->ping_wanted = false;
+    memcpy(buf + LWS_PRE, "wsd", 3);
+    if (lws_write(c->wsi, buf + LWS_PRE, 3, LWS_WRITE_PING) < 0)
+        return -1;
+    if (c->q.head != NULL)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
 int
 wsd_conn_handle_writable(struct wsd_conn *c)
 {
+    if (c->ping_wanted && c->close_code == 0)
+        return write_ping(c);
     if (c->q.head == NULL && c->close_code != 0) {
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
                          (unsigned char *)c->close_reason,
@@ -258,7 +323,8 @@ void
 wsd_conn_handle_closed(struct wsd_conn *c)
 {
     sb_log_debug("conn %s: closed", c->idtext);
-    lws_sul_cancel(&c->sul_auth);
+    wsd_deadline_cancel(&c->auth_due);
+    wsd_deadline_cancel(&c->ping_due);
     wsd_sub_conn_closed(c);
     wsd_metricsub_conn_closed(c);
     wsd_auth_conn_closed(c);

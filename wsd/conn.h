@@ -19,6 +19,7 @@
 #include <libwebsockets.h>
 
 #include "buf.h"
+#include "deadline.h"
 #include "sendq.h"
 #include "token.h"
 
@@ -41,7 +42,10 @@ struct wsd_conn {
 
     enum wsd_auth auth;
     struct sb_token *token; /* WSD_AUTH_OK and WSD_AUTH_GRACE */
-    lws_sorted_usec_list_t sul_auth; /* auth timeout, expiry, grace end */
+    struct wsd_deadline auth_due; /* auth timeout, expiry, grace end */
+    struct wsd_deadline ping_due; /* next ping or idle check */
+    int64_t rx_ms;                /* when the client was last heard */
+    bool ping_wanted;             /* a ping frame is to be written */
 
     struct wsd_sub *subs; /* this connection's subscriptions */
     int nsubs;
@@ -82,6 +86,7 @@ void wsd_conn_close(struct wsd_conn *c, int code, const char *reason,
 
 /* Socket events, called from the server's dispatch. */
 int wsd_conn_handle_receive(struct wsd_conn *c, const void *in, size_t len);
+void wsd_conn_handle_pong(struct wsd_conn *c);
 int wsd_conn_handle_writable(struct wsd_conn *c);
 void wsd_conn_handle_closed(struct wsd_conn *c);
 

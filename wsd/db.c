@@ -160,6 +160,22 @@ wsd_db_write_pending(void)
     return db.npool > 0 ? wsd_pgconn_pending(db.pool[0]) : 0;
 }
 
+size_t
+wsd_db_pending(void)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < db.npool; i++)
+        n += wsd_pgconn_pending(db.pool[i]);
+    return n;
+}
+
+bool
+wsd_db_idle(void)
+{
+    return wsd_db_pending() == 0;
+}
+
 unsigned long
 wsd_db_reconnects(void)
 {

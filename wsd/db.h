@@ -19,8 +19,10 @@ void wsd_db_start(void);
 void wsd_db_stop(void);
 
 /* Queue a write (publish, signal, presence, heartbeat) on the writer, or a
- * read on the least busy connection. Same contract as wsd_pgconn_query:
- * SB_ERR (fn not called) when no connection can take it. */
+ * read (or a write that needs no order with the others, such as audit
+ * records) on the least busy connection. Same contract as
+ * wsd_pgconn_query: SB_ERR (fn not called) when no connection can take
+ * it. */
 int wsd_db_write(const char *sql, int nparams, const char *const *params,
                  wsd_query_fn fn, void *arg);
 int wsd_db_read(const char *sql, int nparams, const char *const *params,
@@ -30,6 +32,9 @@ bool wsd_db_up(void);
 bool wsd_db_listening(void);
 /* Writes queued or running on the writer. */
 size_t wsd_db_write_pending(void);
+/* Queries queued or running on any pool connection, and whether none. */
+size_t wsd_db_pending(void);
+bool wsd_db_idle(void);
 /* Reconnections of every connection so far. */
 unsigned long wsd_db_reconnects(void);
 

@@ -10,6 +10,7 @@
 #include "fanout.h"
 #include "log.h"
 #include "metrics.h"
+#include "server.h"
 #include "wsd.h"
 #include "xalloc.h"
 
@@ -63,8 +64,7 @@ deliver_rows(struct wsd_channel *ch, PGresult *res)
 
     for (int i = 0; i < n; i++) {
         if (pause_now(ch)) {
-            lws_sul_schedule(wsd_srv.context, 0, &ch->sul, resume_cb,
-                             PAUSE_MS * LWS_US_PER_MS);
+            wsd_timer_schedule(&ch->sul, resume_cb, PAUSE_MS * LWS_US_PER_MS);
             return -1;
         }
         int64_t seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);

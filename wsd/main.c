@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "deadline.h"
 #include "log.h"
+#include "metricsub.h"
 #include "node.h"
 #include "options.h"
 #include "server.h"
@@ -86,6 +88,8 @@ run(void)
     wsd_server_run();
     wsd_node_stop();
     wsd_db_stop();
+    wsd_metricsub_stop();
+    wsd_deadline_stop();
     wsd_server_stop();
     return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "metrics.h"
+#include "metricsub.h"
 #include "wsd.h"
 #include "xalloc.h"
 
@@ -119,6 +120,8 @@ gauges(struct out *o)
            "open WebSocket connections", (double)wsd_srv.nconns);
     sample(o, "switchboard_subscriptions", "gauge",
            "channel subscriptions held", (double)wsd_srv.nsubs);
+    sample(o, "switchboard_metrics_subscriptions", "gauge",
+           "metrics subscriptions held", (double)wsd_metricsub_count());
 }
 
 static void
@@ -146,6 +149,15 @@ counters(struct out *o)
            (double)s->auth_failures);
     sample(o, "switchboard_db_reconnects_total", "counter",
            "database reconnections", (double)wsd_db_reconnects());
+    sample(o, "switchboard_db_stalls_total", "counter",
+           "database connections reset after db_stall_timeout",
+           (double)s->db_stalls);
+    sample(o, "switchboard_metrics_queries_total", "counter",
+           "metrics snapshots computed by the database",
+           (double)s->metrics_queries);
+    sample(o, "switchboard_metrics_pushes_total", "counter",
+           "changed metrics snapshots pushed to subscribers",
+           (double)s->metrics_pushes);
 }
 
 char *

@@ -29,6 +29,9 @@ struct wsd_stats {
     uint64_t slow_closes;
     uint64_t rate_limited;
     uint64_t auth_failures;
+    uint64_t metrics_queries; /* snapshot queries (one per window per tick) */
+    uint64_t metrics_pushes;  /* changed snapshots pushed */
+    uint64_t db_stalls;       /* connections reset by the watchdog */
     struct wsd_hist batch_size;       /* events per group commit */
     struct wsd_hist delivery_seconds; /* doorbell receipt to queued */
 };

@@ -1,7 +1,11 @@
 /*
- * node.c: the node's rows and audit records (see node.h). Every query here
- * is a write on the writer connection, so a heartbeat is always in the
- * database before the presence rows that need it.
+ * node.c: the node's rows and audit records (see node.h). Node and
+ * presence writes go on the writer connection, so a heartbeat is always in
+ * the database before the presence rows that need it; the namespaces that
+ * keep presence are read on any connection. Audit records need no order:
+ * they go in statements of at most AUDIT_CHUNK rows to the least busy
+ * connection, so that a burst of connects and disconnects never makes one
+ * big statement that publishes would wait behind on the writer.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +16,7 @@
 #include "db.h"
 #include "log.h"
 #include "node.h"
+#include "server.h"
 #include "wsd.h"
 #include "xalloc.h"
 
@@ -19,7 +24,13 @@
     "SELECT switchboard.node_heartbeat($1, 'wsd', $2, $3::integer, "           \
     "$4::integer, $5::integer, $6::jsonb)"
 #define PRUNE_SQL "SELECT switchboard.prune_nodes()"
-#define JOIN_SQL "SELECT switchboard.presence_join($1, $2, $3, $4)"
+/* The database decides whether the namespace keeps presence, so a join
+ * sent before the list below is known (or after the policy changed) is
+ * right all the same. */
+#define JOIN_SQL                                                               \
+    "SELECT switchboard.presence_join($1, $2, $3, $4) WHERE "                  \
+    "split_part($3, ':', 1) IN (SELECT switchboard.presence_namespaces())"
+#define PRESENCE_NS_SQL "SELECT switchboard.presence_namespaces()"
 #define LEAVE_SQL "SELECT switchboard.presence_leave($1, $2, $3)"
 #define GONE_SQL "SELECT switchboard.node_gone($1)"
 #define AUDIT_SQL                                                              \
@@ -33,11 +44,14 @@
  * take the daemon down under a connection storm). */
 #define AUDIT_FLUSH_MS 1000
 #define AUDIT_MAX 10000
+/* Rows per audit statement: about 150 bytes each, so a statement stays
+ * well inside a socket's send buffer and takes a few milliseconds. */
+#define AUDIT_CHUNK 250
 
-/* Namespaces whose channels list their subscribers. The database's
- * namespaces.presence says the same for the seeded namespaces; the
- * daemons' role cannot read that table. */
-static const char *const presence_namespaces[] = {"chat", NULL};
+/* Namespaces whose channels list their subscribers, as the database's
+ * presence_namespaces() last said (read at every heartbeat); NULL until
+ * it answered once. */
+static char **presence_ns;
 
 static lws_sorted_usec_list_t heartbeat_sul;
 static lws_sorted_usec_list_t audit_sul;
@@ -62,6 +76,8 @@ write_query(const char *sql, int n, const char *const *params,
 
 /* --- heartbeat --- */
 
+static void presence_ns_read(void);
+
 static void
 heartbeat(void)
 {
@@ -83,6 +99,7 @@ heartbeat(void)
     free(detail);
     if (beats++ % PRUNE_EVERY == 0)
         write_query(PRUNE_SQL, 0, NULL, "prune_nodes");
+    presence_ns_read();
 }
 
 static void
@@ -90,16 +107,16 @@ heartbeat_cb(lws_sorted_usec_list_t *sul)
 {
     if (wsd_srv.phase == WSD_RUNNING)
         heartbeat();
-    lws_sul_schedule(wsd_srv.context, 0, &heartbeat_sul, heartbeat_cb,
-                     wsd_srv.conf.heartbeat_interval_ms * LWS_US_PER_MS);
+    wsd_timer_schedule(&heartbeat_sul, heartbeat_cb,
+                       wsd_srv.conf.heartbeat_interval_ms * LWS_US_PER_MS);
 }
 
 void
 wsd_node_db_up(void)
 {
     heartbeat();
-    lws_sul_schedule(wsd_srv.context, 0, &heartbeat_sul, heartbeat_cb,
-                     wsd_srv.conf.heartbeat_interval_ms * LWS_US_PER_MS);
+    wsd_timer_schedule(&heartbeat_sul, heartbeat_cb,
+                       wsd_srv.conf.heartbeat_interval_ms * LWS_US_PER_MS);
 }
 
 void
@@ -109,16 +126,46 @@ wsd_node_stop(void)
     lws_sul_cancel(&audit_sul);
     json_decref(audit_rows);
     audit_rows = NULL;
+    sb_config_list_free(presence_ns);
+    presence_ns = NULL;
 }
 
 /* --- presence --- */
 
+static void
+presence_ns_done(PGresult *res, const struct sb_error *err, void *arg)
+{
+    char **list;
+
+    if (res == NULL) {
+        sb_log_warn("node: presence_namespaces failed: %s", err->message);
+        return;
+    }
+    list = sb_calloc((size_t)PQntuples(res) + 1, sizeof(*list));
+    for (int i = 0; i < PQntuples(res); i++)
+        list[i] = sb_strdup(PQgetvalue(res, i, 0));
+    sb_config_list_free(presence_ns);
+    presence_ns = list;
+}
+
+static void
+presence_ns_read(void)
+{
+    if (wsd_db_read(PRESENCE_NS_SQL, 0, NULL, presence_ns_done, NULL) != SB_OK)
+        sb_log_debug("node: presence_namespaces skipped: database "
+                     "unreachable");
+}
+
+/* Whether a join must be sent for channel: yes when its namespace keeps
+ * presence, and while that is not known yet (JOIN_SQL checks again). */
 static bool
 has_presence(const char *channel)
 {
     size_t len = strcspn(channel, ":");
 
-    for (const char *const *ns = presence_namespaces; *ns != NULL; ns++) {
+    if (presence_ns == NULL)
+        return true;
+    for (char **ns = presence_ns; *ns != NULL; ns++) {
         if (strlen(*ns) == len && strncmp(*ns, channel, len) == 0)
             return true;
     }
@@ -150,19 +197,35 @@ wsd_node_presence_leave(struct wsd_conn *c, const char *channel)
 
 /* --- audit --- */
 
+/* Rows [from, from + n) of audit_rows as one statement. */
+static void
+audit_send(size_t from, size_t n)
+{
+    json_t *chunk = json_array();
+    const char *params[1];
+    char *json;
+
+    for (size_t i = from; i < from + n; i++)
+        json_array_append(chunk, json_array_get(audit_rows, i));
+    json = json_dumps(chunk, JSON_COMPACT);
+    json_decref(chunk);
+    params[0] = json;
+    if (wsd_db_read(AUDIT_SQL, 1, params, logged,
+                    (void *)(uintptr_t) "audit") != SB_OK)
+        sb_log_debug("node: audit skipped: database unreachable");
+    free(json);
+}
+
 static void
 audit_flush(lws_sorted_usec_list_t *sul)
 {
-    char *json;
-    const char *params[1];
+    size_t n = audit_rows != NULL ? json_array_size(audit_rows) : 0;
 
-    if (audit_rows == NULL || json_array_size(audit_rows) == 0)
-        return;
-    json = json_dumps(audit_rows, JSON_COMPACT);
-    params[0] = json;
-    write_query(AUDIT_SQL, 1, params, "audit");
-    free(json);
-    json_array_clear(audit_rows);
+    lws_sul_cancel(&audit_sul);
+    for (size_t i = 0; i < n; i += AUDIT_CHUNK)
+        audit_send(i, n - i < AUDIT_CHUNK ? n - i : AUDIT_CHUNK);
+    if (audit_rows != NULL)
+        json_array_clear(audit_rows);
     if (audit_dropped > 0)
         sb_log_warn("node: %lu audit records dropped", audit_dropped);
     audit_dropped = 0;
@@ -195,8 +258,8 @@ wsd_node_audit(const char *kind, const char *subject, const char *channel,
         json_object_set_new(o, "detail", json_pack("{s:s}", "reason", why));
     json_array_append_new(audit_rows, o);
     if (json_array_size(audit_rows) == 1)
-        lws_sul_schedule(wsd_srv.context, 0, &audit_sul, audit_flush,
-                         AUDIT_FLUSH_MS * LWS_US_PER_MS);
+        wsd_timer_schedule(&audit_sul, audit_flush,
+                           AUDIT_FLUSH_MS * LWS_US_PER_MS);
 }
 
 /* --- leaving --- */

@@ -1,8 +1,9 @@
 /*
  * node.h: this process as a node in switchboard.nodes: the heartbeat with
  * its counts (and prune_nodes, so crashed nodes' presence disappears),
- * presence rows of its connections, the audit trail (batched: one query
- * per second however many connects), and node_gone at shutdown.
+ * presence rows of its connections (for the namespaces the database says
+ * keep presence), the audit trail of connections (batched: one query per
+ * second however many connects), and node_gone at shutdown.
  */
 #ifndef WSD_NODE_H
 #define WSD_NODE_H
@@ -22,8 +23,9 @@ bool wsd_node_presence_join(struct wsd_conn *c, const char *channel);
 /* c left channel, or every channel when channel is NULL. */
 void wsd_node_presence_leave(struct wsd_conn *c, const char *channel);
 
-/* Queue an audit record (kind: connect, disconnect, auth_failure,
- * publish); subject, channel, remote and why may be NULL. */
+/* Queue an audit record (kind: connect, disconnect or auth_failure;
+ * publishes are audited by their group commit, see publish.c); subject,
+ * channel, remote and why may be NULL. */
 void wsd_node_audit(const char *kind, const char *subject, const char *channel,
                     const char *remote, const char *why);
 

@@ -66,6 +66,14 @@ static const struct sb_option wsd_options[] = {
     {"db_pool_size", SB_OPT_INT, 1, 16, "2",
      "database connections for reads and writes (plus one for LISTEN)",
      OFF(db_pool_size), 0, NULL},
+    {"shutdown_timeout", SB_OPT_DURATION_MS, 1000, 300000, "10s",
+     "on SIGTERM, longest wait for the last database writes (node_gone, "
+     "presence leaves, audit records) before exiting",
+     OFF(shutdown_timeout_ms), 0, NULL},
+    {"db_stall_timeout", SB_OPT_DURATION_MS, 1000, 3600000, "30s",
+     "a database query unanswered (or not sent whole) this long resets its "
+     "connection",
+     OFF(db_stall_timeout_ms), 0, NULL},
     {"anonymous_read", SB_OPT_STRING, 0, 16384, NULL,
      "channel patterns readable without a token, separated by commas or "
      "spaces (empty: none)",
@@ -126,6 +134,8 @@ take_over(struct wsd_server *s, const struct sb_common_config *common,
     s->conf.commit_window_ms = conf->commit_window_ms;
     s->conf.commit_batch = conf->commit_batch;
     s->conf.heartbeat_interval_ms = conf->heartbeat_interval_ms;
+    s->conf.db_stall_timeout_ms = conf->db_stall_timeout_ms;
+    s->conf.shutdown_timeout_ms = conf->shutdown_timeout_ms;
     s->common.max_data_bytes = common->max_data_bytes;
     sb_config_list_free(s->anon_patterns);
     s->anon_patterns = sb_config_list(conf->anonymous_read);

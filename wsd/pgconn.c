@@ -3,14 +3,30 @@
  * pgconn.h). States: DOWN (waiting to retry), CONNECTING (PQconnectPoll
  * steps), READY (queries flow). Nothing here blocks: libpq is in
  * non-blocking mode and is only called when lws reports the socket ready.
+ *
+ * Output: a statement larger than the socket's send buffer leaves libpq
+ * with output pending (PQflush() returns 1). Every libpq call that can
+ * leave output behind is followed by flush(), which asks for writable
+ * again for as long as PQflush() returns 1. lws 4.1's raw-file role clears
+ * POLLOUT after the writable callback returns, undoing a request made
+ * inside it, so a request from there is made on the next loop turn
+ * (sul_write) instead.
+ *
+ * Watchdog: once a second each connection checks its running query; one
+ * unanswered (or not even sent whole) for db_stall_timeout is logged and
+ * the connection reconnected, so that queries queued behind it fail with
+ * unavailable and are retried instead of waiting for good.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "pg.h"
 #include "pgconn.h"
+#include "server.h"
 #include "wsd.h"
 #include "xalloc.h"
 
@@ -19,6 +35,8 @@
 #define RETRY_MAX_MS 15000
 /* A connect that has not finished after this long is abandoned. */
 #define CONNECT_TIMEOUT_MS 15000
+/* How often the watchdog looks at the running query. */
+#define WATCH_MS 1000
 
 enum pg_state { PG_DOWN, PG_CONNECTING, PG_READY };
 
@@ -43,10 +61,15 @@ struct wsd_pgconn {
     struct wsd_query *head, *tail; /* head is on the wire when busy */
     size_t pending;
     bool busy;
+    bool unsent;      /* libpq holds output it could not send yet */
+    bool in_writable; /* inside the writable callback */
+    int64_t sent_us;  /* when the running query was handed to libpq */
     PGresult *result; /* the running query's kept result */
     unsigned attempts;
     unsigned long reconnects;
-    lws_sorted_usec_list_t sul; /* retry or connect timeout */
+    lws_sorted_usec_list_t sul;       /* retry or connect timeout */
+    lws_sorted_usec_list_t sul_write; /* writable asked on the next turn */
+    lws_sorted_usec_list_t sul_watch; /* the watchdog's tick */
 };
 
 static void lost(struct wsd_pgconn *pc, const char *why);
@@ -63,6 +86,45 @@ query_free(struct wsd_query *q)
 }
 
 /* --- the adopted socket --- */
+
+static void
+write_cb(lws_sorted_usec_list_t *sul)
+{
+    struct wsd_pgconn *pc = lws_container_of(sul, struct wsd_pgconn, sul_write);
+
+    if (pc->wsi != NULL)
+        lws_callback_on_writable(pc->wsi);
+}
+
+/* Ask for the writable callback (see the top of the file for why not
+ * directly from inside it). */
+static void
+want_write(struct wsd_pgconn *pc)
+{
+    if (pc->wsi == NULL)
+        return;
+    if (pc->in_writable)
+        wsd_timer_schedule(&pc->sul_write, write_cb, 0);
+    else
+        lws_callback_on_writable(pc->wsi);
+}
+
+/* Send what libpq holds; ask for writable while some is left. SB_OK, or
+ * SB_ERR after the connection was declared lost. */
+static int
+flush(struct wsd_pgconn *pc)
+{
+    int rc = PQflush(pc->pg);
+
+    if (rc < 0) {
+        lost(pc, PQerrorMessage(pc->pg));
+        return SB_ERR;
+    }
+    pc->unsent = rc == 1;
+    if (pc->unsent)
+        want_write(pc);
+    return SB_OK;
+}
 
 static void
 detach(struct wsd_pgconn *pc)
@@ -115,8 +177,7 @@ retry_cb(lws_sorted_usec_list_t *sul)
 static void
 schedule(struct wsd_pgconn *pc, long long ms)
 {
-    lws_sul_schedule(wsd_srv.context, 0, &pc->sul, retry_cb,
-                     ms * LWS_US_PER_MS);
+    wsd_timer_schedule(&pc->sul, retry_cb, ms * LWS_US_PER_MS);
 }
 
 /* Exponential backoff with jitter: half the delay fixed, half random. */
@@ -171,7 +232,7 @@ connect_step(struct wsd_pgconn *pc)
         return;
     }
     if (wait & SB_PG_WAIT_WRITE)
-        lws_callback_on_writable(pc->wsi);
+        want_write(pc);
 }
 
 void
@@ -193,7 +254,7 @@ wsd_pgconn_start(struct wsd_pgconn *pc)
     }
     schedule(pc, CONNECT_TIMEOUT_MS);
     if (wait & SB_PG_WAIT_WRITE)
-        lws_callback_on_writable(pc->wsi);
+        want_write(pc);
 }
 
 /* --- queries --- */
@@ -251,12 +312,13 @@ send_head(struct wsd_pgconn *pc)
     else
         ok = PQsendQueryParams(pc->pg, q->sql, q->nparams, NULL,
                                (const char *const *)q->params, NULL, NULL, 0);
-    if (!ok)
+    if (!ok) {
+        lost(pc, PQerrorMessage(pc->pg));
         return SB_ERR;
+    }
     pc->busy = true;
-    if (PQflush(pc->pg) == 1)
-        lws_callback_on_writable(pc->wsi);
-    return SB_OK;
+    pc->sent_us = wsd_mono_us();
+    return flush(pc);
 }
 
 /* Keep the first result, but an error result wins over a good one. */
@@ -307,12 +369,8 @@ pump(struct wsd_pgconn *pc)
             PQclear(res);
             continue;
         }
-        if (pc->head == NULL)
+        if (pc->head == NULL || send_head(pc) != SB_OK)
             return;
-        if (send_head(pc) != SB_OK) {
-            lost(pc, PQerrorMessage(pc->pg));
-            return;
-        }
     }
 }
 
@@ -353,9 +411,11 @@ lost(struct wsd_pgconn *pc, const char *why)
     sb_log_warn("database %s: %s", pc->name,
                 why != NULL && *why != '\0' ? why : "connection lost");
     detach(pc);
+    lws_sul_cancel(&pc->sul_write);
     PQfinish(pc->pg);
     pc->pg = NULL;
     pc->state = PG_DOWN;
+    pc->unsent = false;
     fail_all(pc);
     if (was_ready) {
         pc->reconnects++;
@@ -390,6 +450,9 @@ on_readable(struct wsd_pgconn *pc)
         lost(pc, PQerrorMessage(pc->pg));
         return;
     }
+    /* PQconsumeInput() sends pending output too, and may leave some. */
+    if (pc->unsent && flush(pc) != SB_OK)
+        return;
     drain_notifies(pc);
     pump(pc);
 }
@@ -397,19 +460,32 @@ on_readable(struct wsd_pgconn *pc)
 static void
 on_writable(struct wsd_pgconn *pc)
 {
-    int rc;
-
-    if (pc->state == PG_CONNECTING) {
+    pc->in_writable = true;
+    if (pc->state == PG_CONNECTING)
         connect_step(pc);
+    else if (pc->state == PG_READY)
+        flush(pc);
+    pc->in_writable = false;
+}
+
+/* The watchdog (see the top of the file). */
+static void
+watch_cb(lws_sorted_usec_list_t *sul)
+{
+    struct wsd_pgconn *pc = lws_container_of(sul, struct wsd_pgconn, sul_watch);
+    long long limit_ms = wsd_srv.conf.db_stall_timeout_ms;
+    long long ms = (wsd_mono_us() - pc->sent_us) / 1000;
+    char why[160];
+
+    wsd_timer_schedule(&pc->sul_watch, watch_cb, WATCH_MS * LWS_US_PER_MS);
+    if (pc->state != PG_READY || !pc->busy || ms < limit_ms)
         return;
-    }
-    if (pc->state != PG_READY)
-        return;
-    rc = PQflush(pc->pg);
-    if (rc < 0)
-        lost(pc, PQerrorMessage(pc->pg));
-    else if (rc == 1)
-        lws_callback_on_writable(pc->wsi);
+    snprintf(why, sizeof(why),
+             "%s for %lld ms (db_stall_timeout %lld ms): reconnecting",
+             pc->unsent ? "statement not sent whole" : "no answer", ms,
+             limit_ms);
+    wsd_stats.db_stalls++;
+    lost(pc, why);
 }
 
 int
@@ -452,6 +528,7 @@ wsd_pgconn_new(struct lws_vhost *vh, const char *name, const char *conninfo,
         pc->hooks = *hooks;
     pc->sock = -1;
     pc->state = PG_DOWN;
+    wsd_timer_schedule(&pc->sul_watch, watch_cb, WATCH_MS * LWS_US_PER_MS);
     return pc;
 }
 
@@ -461,6 +538,8 @@ wsd_pgconn_free(struct wsd_pgconn *pc)
     if (pc == NULL)
         return;
     lws_sul_cancel(&pc->sul);
+    lws_sul_cancel(&pc->sul_write);
+    lws_sul_cancel(&pc->sul_watch);
     detach(pc);
     fail_all(pc);
     PQfinish(pc->pg);

@@ -1,5 +1,13 @@
 /*
  * publish.c: publish and signal (see publish.h).
+ *
+ * Group commit: at most one batch is in flight on the writer. While it
+ * runs, publishes gather; when it commits, everything gathered (up to
+ * commit_batch) goes at once, so batches grow with the load instead of
+ * queueing behind each other. commit_window bounds only how long the
+ * first publish of an idle writer waits for company. (A batch that failed
+ * for one bad element is retried element by element; those single
+ * batches are in flight together.)
  */
 #include <math.h>
 #include <stdio.h>
@@ -13,11 +21,17 @@
 #include "metrics.h"
 #include "proto.h"
 #include "publish.h"
+#include "server.h"
 #include "wsd.h"
 #include "xalloc.h"
 
+/* The audit rows of the publishes (one per sender, client address and
+ * channel of each batch, with their seqs) are written by the same
+ * statement: no round trip of their own, and only what was stored is
+ * audited. */
 #define BATCH_SQL                                                              \
-    "SELECT ord, seq, id, duplicate FROM switchboard.publish_batch($1::jsonb)"
+    "SELECT ord, seq, id, duplicate FROM switchboard.publish_batch_audited("   \
+    "$1::jsonb, $2, $3::jsonb)"
 #define SIGNAL_SQL                                                             \
     "SELECT switchboard.signal($1, $2, $3::jsonb, $4)::json->>'id'"
 #define RETRY_MS 1000
@@ -37,7 +51,8 @@ struct batch {
 
 static struct batch gathering;
 static lws_sorted_usec_list_t commit_sul;
-static size_t in_flight; /* publishes sent, not yet answered */
+static size_t in_flight;      /* publishes sent, not yet answered */
+static size_t batches_flying; /* batches sent, not yet answered */
 
 static void send_batch(struct batch *b);
 
@@ -124,10 +139,12 @@ batch_add(struct batch *b, struct pending *p)
     b->n++;
 }
 
+/* The events of b as publish_batch takes them, and in *remotes the
+ * clients' addresses in the same order; both new strings. */
 static char *
-batch_json(const struct batch *b)
+batch_json(const struct batch *b, char **remotes)
 {
-    json_t *arr = json_array();
+    json_t *arr = json_array(), *addrs = json_array();
     char *text;
 
     for (const struct pending *p = b->head; p != NULL; p = p->next) {
@@ -138,9 +155,12 @@ batch_json(const struct batch *b)
         if (p->ev->id[0] != '\0')
             json_object_set_new(o, "id", json_string(p->ev->id));
         json_array_append_new(arr, o);
+        json_array_append_new(addrs, json_string(p->c->remote));
     }
     text = json_dumps(arr, JSON_COMPACT);
+    *remotes = json_dumps(addrs, JSON_COMPACT);
     json_decref(arr);
+    json_decref(addrs);
     return text;
 }
 
@@ -217,12 +237,15 @@ fail_single(struct pending *p, const struct sb_error *err)
     fail(p, &e);
 }
 
+static void send_gathered(void);
+
 static void
 batch_done(PGresult *res, const struct sb_error *err, void *arg)
 {
     struct batch *b = arg;
 
     in_flight -= b->n;
+    batches_flying--;
     if (res != NULL) {
         acks(b, res);
     } else if (err->code == SB_E_UNAVAILABLE || err->code == SB_E_INTERNAL) {
@@ -234,37 +257,57 @@ batch_done(PGresult *res, const struct sb_error *err, void *arg)
         one_by_one(b);
     }
     batch_free(b);
+    if (batches_flying == 0 && gathering.n > 0)
+        send_gathered();
 }
 
 static void
 send_batch(struct batch *b)
 {
-    char *json = batch_json(b);
-    const char *params[1] = {json};
+    char *remotes;
+    char *json = batch_json(b, &remotes);
+    const char *params[3] = {json, wsd_srv.common.node_id, remotes};
     struct sb_error err;
 
     wsd_hist_observe(&wsd_stats.batch_size, (double)b->n);
     in_flight += b->n;
-    if (wsd_db_write(BATCH_SQL, 1, params, batch_done, b) != SB_OK) {
+    batches_flying++;
+    if (wsd_db_write(BATCH_SQL, 3, params, batch_done, b) != SB_OK) {
         sb_error_set(&err, SB_E_UNAVAILABLE, "unavailable: database "
                                              "unreachable");
         batch_done(NULL, &err, b);
     }
     free(json);
+    free(remotes);
+}
+
+/* Send the first commit_batch of the gathered publishes as one batch;
+ * the rest keep gathering for the next. */
+static void
+send_gathered(void)
+{
+    struct batch *b = sb_calloc(1, sizeof(*b));
+    size_t max = (size_t)wsd_srv.conf.commit_batch;
+
+    lws_sul_cancel(&commit_sul);
+    while (gathering.head != NULL && b->n < max) {
+        struct pending *p = gathering.head;
+
+        gathering.head = p->next;
+        gathering.n--;
+        batch_add(b, p);
+    }
+    if (gathering.head == NULL)
+        gathering.tail = NULL;
+    send_batch(b);
 }
 
 void
 wsd_publish_flush(void)
 {
-    struct batch *b;
-
     lws_sul_cancel(&commit_sul);
-    if (gathering.n == 0)
-        return;
-    b = sb_malloc(sizeof(*b));
-    *b = gathering;
-    memset(&gathering, 0, sizeof(gathering));
-    send_batch(b);
+    if (gathering.n > 0 && batches_flying == 0)
+        send_gathered();
 }
 
 static void
@@ -317,11 +360,13 @@ gather(const struct wsd_req *r, struct sb_event *ev)
     p->ev = ev;
     p->sender = sb_strdup(sb_token_sender(r->c->token));
     batch_add(&gathering, p);
+    if (batches_flying > 0)
+        return; /* sent when the running batch is answered */
     if (gathering.n >= (size_t)wsd_srv.conf.commit_batch)
-        wsd_publish_flush();
+        send_gathered();
     else if (gathering.n == 1)
-        lws_sul_schedule(wsd_srv.context, 0, &commit_sul, commit_cb,
-                         wsd_srv.conf.commit_window_ms * LWS_US_PER_MS);
+        wsd_timer_schedule(&commit_sul, commit_cb,
+                           wsd_srv.conf.commit_window_ms * LWS_US_PER_MS);
 }
 
 void

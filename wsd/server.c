@@ -4,9 +4,12 @@
  */
 #include <string.h>
 
+#include <ev.h>
+
 #include "auth.h"
 #include "conn.h"
 #include "http.h"
+#include "listen.h"
 #include "log.h"
 #include "pgconn.h"
 #include "server.h"
@@ -18,6 +21,16 @@
 #define WS_PATH "/ws"
 /* The upgrade request may carry a token of SB_TOKEN_MAX bytes. */
 #define HEADER_DATA_MAX 20480
+/* lws allocates a receive buffer of this size for every connection, idle
+ * or not, so it is most of an idle connection's cost: client messages are
+ * small, and longer ones (up to max_message_bytes) arrive in pieces of
+ * this size that conn.c joins. */
+#define RX_BUFFER_SIZE 512
+/* Bytes lws hands to one send() (without it, lws takes the receive buffer
+ * size): a whole "events" frame (conn.c's BATCH_MAX_BYTES) and most single
+ * events in one call; what the socket does not take lws keeps and sends
+ * when it is writable again. */
+#define TX_PACKET_SIZE 262144
 
 /* Per-session data of the main protocol: a WebSocket connection or an
  * HTTP exchange. */
@@ -26,7 +39,25 @@ struct wsd_pss {
     struct wsd_http *http;
 };
 
-static lws_retry_bo_t retry_policy;
+/* All zero: lws arms no ping or hang-up timer of its own per connection
+ * (conn.c keeps ws_ping_interval and ws_idle_timeout on its wheel). */
+static const lws_retry_bo_t retry_policy;
+/* The event loop: libev (epoll), given to lws as a foreign loop so that
+ * wsd runs and stops it itself. lws's own poll() loop walks every
+ * descriptor on every turn, which made each new connection cost O(open
+ * connections). The signals stay with sig.c's signalfd (lws installs no
+ * signal watcher on a foreign loop). */
+static struct ev_loop *loop;
+/* lws 4.1.6 re-arms its libev timer with ev_timer_set() on a watcher that
+ * may be active, which libev ignores: a timer due before the one pending
+ * (a 2 ms commit window before a 100 ms tick) would fire only with the
+ * later one. wsd_timer_schedule() therefore also arms this timer of its
+ * own for the earliest due time, and its expiry wakes lws, which then runs
+ * what is due. */
+static struct ev_timer kick;
+static ev_tstamp kick_at;
+/* Waking a little after the due time makes sure lws finds it ripe. */
+#define KICK_SLACK_US 500
 
 /* Origin allowed? Absent, or listed when allowed_origins is set. */
 static bool
@@ -61,27 +92,40 @@ subprotocol_ok(struct lws *wsi)
     return false;
 }
 
-/* An upgrade request: refused when it is for another path, offers only
- * other subprotocols, or comes from an origin not allowed. */
-static int
-handle_filter(struct lws *wsi)
+/* The HTTP status refusing an upgrade request (for another path, offering
+ * only other subprotocols, from an origin not allowed, or while shutting
+ * down), or 0 to accept it. */
+static unsigned
+upgrade_refusal(struct lws *wsi)
 {
     char uri[256];
-    unsigned status = 0;
 
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
         strcmp(uri, WS_PATH) != 0)
-        status = HTTP_STATUS_NOT_FOUND;
-    else if (!subprotocol_ok(wsi))
-        status = HTTP_STATUS_BAD_REQUEST;
-    else if (!origin_ok(wsi))
-        status = HTTP_STATUS_FORBIDDEN;
-    else if (wsd_srv.phase != WSD_RUNNING)
-        status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+        return HTTP_STATUS_NOT_FOUND;
+    if (!subprotocol_ok(wsi))
+        return HTTP_STATUS_BAD_REQUEST;
+    if (!origin_ok(wsi))
+        return HTTP_STATUS_FORBIDDEN;
+    if (wsd_srv.phase != WSD_RUNNING)
+        return HTTP_STATUS_SERVICE_UNAVAILABLE;
+    return 0;
+}
+
+/* Write the refusal of an upgrade request, if it is to be refused, and
+ * return rc; else return 0. Checked in LWS_CALLBACK_HTTP_CONFIRM_UPGRADE,
+ * before lws matches subprotocols (lws 4.1 drops a request offering none
+ * of ours without any answer), where rc 1 says the response was written;
+ * and again once the subprotocol was selected, where rc -1 drops it. */
+static int
+check_upgrade(struct lws *wsi, int rc)
+{
+    unsigned status = upgrade_refusal(wsi);
+
     if (status == 0)
         return 0;
     lws_return_http_status(wsi, status, NULL);
-    return -1;
+    return rc;
 }
 
 static int
@@ -112,12 +156,18 @@ callback_main(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
         return wsd_srv.phase == WSD_RUNNING ? 0 : -1;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return check_upgrade(wsi, 1);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return handle_filter(wsi);
+        return check_upgrade(wsi, -1);
     case LWS_CALLBACK_ESTABLISHED:
         return handle_established(wsi, pss);
     case LWS_CALLBACK_RECEIVE:
         return pss->conn ? wsd_conn_handle_receive(pss->conn, in, len) : -1;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (pss->conn != NULL)
+            wsd_conn_handle_pong(pss->conn);
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss->conn ? wsd_conn_handle_writable(pss->conn) : -1;
     case LWS_CALLBACK_CLOSED:
@@ -135,8 +185,10 @@ callback_main(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols protocols[] = {
-    {PROTOCOL_NAME, callback_main, sizeof(struct wsd_pss), 4096, 0, NULL, 0},
+    {PROTOCOL_NAME, callback_main, sizeof(struct wsd_pss), RX_BUFFER_SIZE, 0,
+     NULL, TX_PACKET_SIZE},
     {WSD_PG_PROTOCOL, wsd_pgconn_callback, 0, 0, 0, NULL, 0},
+    {WSD_LISTEN_PROTOCOL, wsd_listen_callback, 0, 0, 0, NULL, 0},
     {WSD_SIG_PROTOCOL, wsd_sig_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 
@@ -153,36 +205,63 @@ lws_log(int level, const char *line)
         sb_log_warn("lws: %.*s", (int)n, line);
 }
 
+static void
+kick_cb(struct ev_loop *l, struct ev_timer *w, int revents)
+{
+    if (wsd_srv.context != NULL)
+        lws_cancel_service(wsd_srv.context);
+}
+
+void
+wsd_timer_schedule(lws_sorted_usec_list_t *sul, sul_cb_t cb, lws_usec_t us)
+{
+    ev_tstamp after = (double)(us + KICK_SLACK_US) / 1e6;
+
+    lws_sul_schedule(wsd_srv.context, 0, sul, cb, us);
+    if (ev_is_active(&kick) && kick_at <= ev_now(loop) + after)
+        return;
+    ev_timer_stop(loop, &kick);
+    ev_timer_set(&kick, after, 0.);
+    ev_timer_start(loop, &kick);
+    kick_at = ev_now(loop) + after;
+}
+
 int
 wsd_server_start(void)
 {
     struct lws_context_creation_info info;
+    static void *foreign[1];
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     memset(&info, 0, sizeof(info));
-    retry_policy.secs_since_valid_ping =
-        (uint16_t)(wsd_srv.conf.ws_ping_interval_ms / 1000);
-    retry_policy.secs_since_valid_hangup =
-        (uint16_t)(wsd_srv.conf.ws_idle_timeout_ms / 1000);
-    info.port = (int)wsd_srv.conf.listen_port;
-    info.iface = wsd_srv.conf.listen_address;
+    /* A server vhost without a listener of its own: listen.c accepts. */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
-                   LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
-    /* lws binds an IPv4 address only with IPv6 off; otherwise it would
-     * listen on every interface. */
+    loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (loop == NULL) {
+        sb_log_error("cannot create the event loop");
+        return SB_ERR;
+    }
+    ev_timer_init(&kick, kick_cb, 0., 0.);
+    foreign[0] = loop;
+    info.foreign_loops = foreign;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
+    /* Peers of an IPv4 listener are named in IPv4 form. */
     if (strchr(wsd_srv.conf.listen_address, ':') == NULL)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.max_http_header_data = HEADER_DATA_MAX;
     info.retry_and_idle_policy = &retry_policy;
     wsd_srv.context = lws_create_context(&info);
     if (wsd_srv.context == NULL) {
-        sb_log_error("cannot listen on %s:%lld", wsd_srv.conf.listen_address,
-                     wsd_srv.conf.listen_port);
+        sb_log_error("cannot create the libwebsockets context");
         return SB_ERR;
     }
     wsd_srv.vhost = lws_get_vhost_by_name(wsd_srv.context, "default");
     SB_ASSERT(wsd_srv.vhost != NULL);
+    if (wsd_listen_start() != SB_OK) {
+        wsd_server_stop();
+        return SB_ERR;
+    }
     sb_log_info("listening on %s:%lld", wsd_srv.conf.listen_address,
                 wsd_srv.conf.listen_port);
     return SB_OK;
@@ -191,10 +270,8 @@ wsd_server_start(void)
 void
 wsd_server_run(void)
 {
-    while (wsd_srv.phase != WSD_STOPPED) {
-        if (lws_service(wsd_srv.context, 0) < 0)
-            break;
-    }
+    if (wsd_srv.phase != WSD_STOPPED)
+        ev_run(loop, 0);
 }
 
 void
@@ -203,4 +280,16 @@ wsd_server_stop(void)
     if (wsd_srv.context != NULL)
         lws_context_destroy(wsd_srv.context);
     wsd_srv.context = NULL;
+    if (loop != NULL) {
+        ev_timer_stop(loop, &kick);
+        ev_loop_destroy(loop);
+    }
+    loop = NULL;
+}
+
+void
+wsd_server_break(void)
+{
+    if (loop != NULL)
+        ev_break(loop, EVBREAK_ALL);
 }

@@ -8,6 +8,7 @@ gives the tests:
   key, header or claims, to forge bad ones); mint_sql() asks the database's
   switchboard.mint_token();
 - SQL: psql() runs statements through psql -X -A -t as the superuser;
+  Locker holds row locks in a transaction of its own;
 - nodes: NODE_A and NODE_B (started by the harness) and start_node() for
   more, each stopped by its PID;
 - Client: a websockets connection with a background reader that files
@@ -150,6 +151,34 @@ def last_seq(channel):
     return int(out)
 
 
+class Locker:
+    """A psql session that runs lock_sql (say, SELECT ... FOR UPDATE) in a
+    transaction and holds its locks until release(): what needs those rows
+    waits meanwhile."""
+
+    def __init__(self, lock_sql):
+        self.proc = subprocess.Popen(
+            ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", DB],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc.stdin.write("BEGIN;\n%s;\n\\echo locked\n" % lock_sql)
+        self.proc.stdin.flush()
+
+    async def locked(self):
+        lines = [await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 10)
+                 for _ in range(2)]
+        if lines[1].strip() != "locked":
+            raise AssertionError("psql did not lock the row: %r" % lines)
+
+    async def release(self):
+        if self.proc.stdin.closed:
+            return
+        self.proc.stdin.write("COMMIT;\n")
+        self.proc.stdin.close()
+        await asyncio.to_thread(self.proc.wait, 10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
 # --- nodes --------------------------------------------------------------------
 
 
@@ -252,13 +281,14 @@ _node_count = 0
 
 def start_node(name=None, **overrides):
     """Start another wsd with the harness's configuration plus overrides
-    (option names as in configuration files); wait up to 10 s for /healthz.
-    The PID file lets the harness stop it if the test does not."""
+    (option names as in configuration files; listen_port shares a port
+    already in use, else a free one is chosen); wait up to 10 s for
+    /healthz. The PID file lets the harness stop it if the test does not."""
     global _node_count
     _node_count += 1
     name = name or "extra%d" % _node_count
     opts = read_config(BASE_CONFIG)
-    port = free_port()
+    port = int(overrides.pop("listen_port", 0)) or free_port()
     opts["listen_port"] = str(port)
     opts["node_id"] = "wsdtest-" + name
     for k, v in overrides.items():

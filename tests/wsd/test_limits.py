@@ -3,9 +3,10 @@ subscriptions), 6.3, 7."""
 
 import asyncio
 import json
+import time
 import uuid
 
-from sbtest import (NODE_A, OP_CONT, OP_TEXT, WsdTestCase, apsql, bounded, last_seq,
+from sbtest import (NODE_A, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, WsdTestCase, apsql, bounded, last_seq,
                     make_token, metrics_of, metric_sum)
 
 
@@ -93,6 +94,10 @@ class RateLimitTest(WsdTestCase):
             refs.append(ref)
             await c.send({"op": "publish", "ref": ref, "channel": ch, "type": "message",
                           "data": {"i": i}, "id": str(uuid.uuid4())})
+        # Signals count against the same bucket. (Sent right after the
+        # publishes: waiting for their acks first would let it refill.)
+        await c.send({"op": "signal", "ref": "s1", "channel": ch, "type": "typing",
+                      "data": {"active": True}})
         replies = [await c.expect(("ack", "error"), ref=r) for r in refs]
         acks = [r for r in replies if r["op"] == "ack"]
         errs = [r for r in replies if r["op"] == "error"]
@@ -105,9 +110,6 @@ class RateLimitTest(WsdTestCase):
         after = await metrics_of(node)
         self.assertGreaterEqual(metric_sum(after, "switchboard_rate_limited_total") -
                                 metric_sum(before, "switchboard_rate_limited_total"), len(errs))
-        # Signals count against the same bucket.
-        await c.send({"op": "signal", "ref": "s1", "channel": ch, "type": "typing",
-                      "data": {"active": True}})
         self.assertError(await c.expect(("ack", "error"), ref="s1"), "rate_limited", "s1")
         # Waiting for the bucket lets publishes through again.
         await asyncio.sleep(0.5)
@@ -194,3 +196,60 @@ class SlowConsumerTest(WsdTestCase):
         await c.wait_seq(ch, total, timeout=40)
         self.assertGapless(c.seqs(ch), 1, total, "replay")
         self.assertFalse(c.closed.is_set())
+
+
+class LivenessTest(WsdTestCase):
+    """PROTOCOL.md 1.2 liveness: a client silent for ws_ping_interval gets
+    a WebSocket ping; one silent (not even a pong) for ws_idle_timeout is
+    closed; one that answers pings stays."""
+
+    @bounded(30)
+    async def test_ping_then_idle_close(self):
+        node = await self.start_node(ws_ping_interval="1s", ws_idle_timeout="2500ms")
+        tok = make_token()
+        answering = await self.raw(port=node.port, token=tok)
+        silent = await self.raw(port=node.port, token=tok)
+        t0 = time.monotonic()
+        answered = []
+
+        async def answer():
+            """Read everything, answer each ping, until the first pong."""
+            while True:
+                op, payload = await answering.recv_frame(timeout=10)
+                if op == OP_PING:
+                    answered.append(time.monotonic() - t0)
+                    await answering.send(OP_PONG, payload)
+                elif op == OP_TEXT:
+                    if json.loads(payload).get("op") == "pong":
+                        return
+                else:
+                    raise AssertionError("the answering client got %s %r after %s" % (op, payload, answered))
+
+        answerer = asyncio.ensure_future(answer())
+        pings, closed_at, code = 0, None, None
+        # The silent client reads (so it sees the ping and the close) but
+        # never answers.
+        while time.monotonic() - t0 < 6:
+            try:
+                op, payload = await silent.recv_frame(timeout=6 - (time.monotonic() - t0))
+            except asyncio.TimeoutError:
+                break
+            if op == OP_PING:
+                pings += 1
+            elif op in (OP_CLOSE, None):
+                closed_at = time.monotonic() - t0
+                code = (payload[0] << 8 | payload[1]) if op == OP_CLOSE and len(payload) >= 2 \
+                    else None
+                break
+        self.assertGreaterEqual(pings, 1, "no ping within the idle timeout")
+        self.assertIsNotNone(closed_at, "a silent client was not closed")
+        self.assertGreater(closed_at, 2.0)
+        self.assertLess(closed_at, 4.5)
+        if code is not None:
+            self.assertEqual(code, 1001)
+        # The client that answered pings is still served.
+        await asyncio.sleep(max(0.0, 4.0 - (time.monotonic() - t0)))
+        self.assertFalse(answerer.done(), answerer.done() and answerer.exception())
+        self.assertGreaterEqual(len(answered), 2, answered)
+        await answering.send_json({"op": "ping", "ts": 5})
+        await asyncio.wait_for(answerer, 5)

@@ -7,8 +7,8 @@ import uuid
 
 import websockets
 
-from sbtest import (NODE_A, NODE_B, Closed, Client, WsdTestCase, apsql, bounded, make_token,
-                    stored)
+from sbtest import (NODE_A, NODE_B, Closed, Client, Locker, WsdTestCase, apsql, bounded,
+                    make_token, stored)
 
 
 class ResumingSubscriber:
@@ -216,6 +216,88 @@ class TwoNodesTest(WsdTestCase):
         # The node left switchboard.nodes.
         self.assertEqual(await apsql("SELECT count(*) FROM switchboard.live_nodes "
                                      "WHERE id = 'wsdtest-term';"), "0")
+
+
+class ShutdownWritesTest(WsdTestCase):
+
+    @bounded(60)
+    async def test_sigterm_finishes_database_writes(self):
+        """SIGTERM with clients on presence channels while the database is
+        slow (the node's row locked elsewhere for 3 s): before the database
+        connections close, the node leaves switchboard.nodes, every presence
+        row goes, and every connect and disconnect is audited."""
+        node = await self.start_node("term2")
+        n = 60
+        ch = self.chan()
+        clients = []
+        for i in range(n):
+            c = await self.user("leaver%d" % i, node=node)
+            await c.subscribe(ch)
+            clients.append(c)
+        count = lambda sql: apsql(sql, ch=ch)  # noqa: E731
+        self.assertEqual(await count("SELECT count(*) FROM switchboard.presence "
+                                     "WHERE channel = :'ch';"), str(n))
+        locker = Locker("SELECT id FROM switchboard.nodes WHERE id = 'wsdtest-term2' FOR UPDATE")
+        try:
+            await locker.locked()
+            node.kill(signal.SIGTERM)
+            for c in clients:
+                self.assertEqual(await c.wait_closed(10), 1001)
+            await asyncio.sleep(3)
+            self.assertTrue(node.alive(), "exited before its last writes were answered")
+        finally:
+            await locker.release()
+        self.assertEqual(await asyncio.to_thread(node.wait_exit, 15), 0)
+        log = node.log_tail(200)
+        self.assertNotIn("failed", log)
+        self.assertIn("left switchboard.nodes", log)
+        self.assertEqual(await apsql("SELECT count(*) FROM switchboard.nodes "
+                                     "WHERE id = 'wsdtest-term2';"), "0")
+        self.assertEqual(await count("SELECT count(*) FROM switchboard.presence "
+                                     "WHERE channel = :'ch';"), "0")
+        self.assertEqual(await apsql(
+            "SELECT kind, count(*) FROM switchboard.audit WHERE node = 'wsdtest-term2' "
+            "AND kind IN ('connect', 'disconnect') GROUP BY kind ORDER BY kind;"),
+            "connect|%d\ndisconnect|%d" % (n, n))
+
+
+class SharedPortTest(WsdTestCase):
+    """Several wsd processes on one port (SO_REUSEPORT): the kernel spreads
+    connections over them, each serves WebSocket and HTTP, and events
+    cross between them through the database."""
+
+    @bounded(60)
+    async def test_two_processes_one_port(self):
+        first = await self.start_node("share1")
+        second = await self.start_node("share2", listen_port=first.port)
+        self.assertEqual(first.port, second.port)
+        tok = make_token("share", "user", ("chat:*",))
+        by_node = {}
+        for _ in range(200):  # the kernel picks; both get some soon
+            c = await self.connect(tok, node=first)
+            by_node.setdefault(c.hello["node"], []).append(c)
+            if len(by_node) == 2 and min(len(v) for v in by_node.values()) >= 2:
+                break
+        self.assertEqual(sorted(by_node), ["wsdtest-share1", "wsdtest-share2"],
+                         "connections reached only %s" % list(by_node))
+        one, two = by_node["wsdtest-share1"], by_node["wsdtest-share2"]
+        ch = self.chan()
+        await one[0].subscribe(ch)
+        await two[0].subscribe(ch)
+        a = await two[1].publish(ch, {"from": "share2"})
+        b = await one[1].publish(ch, {"from": "share1"})
+        self.assertEqual((a["op"], b["op"]), ("ack", "ack"), (a, b))
+        for c in (one[0], two[0]):
+            await c.wait_seq(ch, 2)
+            self.assertEqual([e["data"]["from"] for e in c.durable(ch)], ["share2", "share1"])
+        # HTTP on the shared port is served by whichever process accepts.
+        for _ in range(4):
+            self.assertTrue(await asyncio.to_thread(first.healthz_ok))
+        # One process stopping leaves the port to the other.
+        await asyncio.to_thread(first.stop)
+        c = await self.connect(tok, node=second)
+        self.assertEqual(c.hello["node"], "wsdtest-share2")
+        self.assertTrue(await c.alive())
 
 
 class ReloadTest(WsdTestCase):

@@ -1,5 +1,6 @@
 """Presence: PROTOCOL.md 1.4.4, 4.5, 4.10."""
 
+import asyncio
 import os
 import signal
 import unittest
@@ -80,6 +81,30 @@ class PresenceTest(WsdTestCase):
         self.assertEqual(await self.members(c, ch), [])
         self.assertTrue(await c.alive())
         self.assertEqual(c.signals(ch, presence=True), [])
+
+    @bounded(20)
+    async def test_presence_follows_namespace_policy(self):
+        """Which namespaces keep presence is the database's namespaces
+        policy, read again by the nodes at every heartbeat."""
+        ch = self.chan("alerts")
+        await apsql("UPDATE switchboard.namespaces SET presence = true WHERE name = 'alerts';")
+        try:
+            await asyncio.sleep(1.5)  # a heartbeat (1 s here) re-reads the policy
+            c = await self.user("alice")
+            await c.subscribe(ch)
+            await c.wait_until(lambda: presence_signals(c, ch, "presence.join", "user:alice"),
+                               what="presence.join on an alerts channel")
+            self.assertEqual([m["subject"] for m in await self.members(c, ch)], ["user:alice"])
+        finally:
+            await apsql("UPDATE switchboard.namespaces SET presence = false "
+                        "WHERE name = 'alerts';")
+        # Turned off: no presence, even before the nodes read the policy again.
+        ch2 = self.chan("alerts", tag="-off")
+        d = await self.user("bob")
+        await d.subscribe(ch2)
+        self.assertEqual(await self.members(d, ch2), [])
+        self.assertTrue(await d.alive())
+        self.assertEqual(d.signals(ch2, presence=True), [])
 
     @bounded(10)
     async def test_presence_needs_read_and_ref(self):

@@ -131,3 +131,66 @@ class SignalTest(WsdTestCase):
                     "'admin:ops');", ch=ch)
         await sub.wait_seq(ch, 1)
         self.assertEqual(sub.durable(ch)[0]["data"], {"text": "psql"})
+
+
+class PublishAuditTest(WsdTestCase):
+    """Issue: publishes are recorded in switchboard.audit by the group
+    commit that stores them, one row per sender, address and channel of
+    each commit (detail {"events", "seqs", "duplicates"})."""
+
+    async def audit_rows(self, ch):
+        out = await apsql("SELECT node, subject, remote, detail ->> 'events', detail -> 'seqs', "
+                          "detail ->> 'duplicates' FROM switchboard.audit "
+                          "WHERE kind = 'publish' AND channel = :'ch' ORDER BY id;", ch=ch)
+        return [tuple(line.split("|")) for line in out.splitlines() if line]
+
+    @bounded(15)
+    async def test_publishes_are_audited(self):
+        ch = self.chan()
+        c = await self.user("auditor")
+        eid = str(uuid.uuid4())
+        a1 = await c.publish(ch, {"text": "a"}, id=eid)
+        a2 = await c.publish(ch, {"text": "b"}, type="reply")
+        a3 = await c.publish(ch, {"text": "again"}, id=eid)
+        self.assertEqual([(a["op"], a["seq"]) for a in (a1, a2, a3)],
+                         [("ack", 1), ("ack", 2), ("ack", 1)], (a1, a2, a3))
+        bad = await c.publish("nope:" + ch.split(":", 1)[1])
+        self.assertError(bad, "unknown_namespace")
+        # Each publish was answered before the next was sent: three commits.
+        self.assertEqual(await self.audit_rows(ch), [
+            ("wsdtest-a", "user:auditor", "127.0.0.1", "1", "[1]", "0"),
+            ("wsdtest-a", "user:auditor", "127.0.0.1", "1", "[2]", "0"),
+            ("wsdtest-a", "user:auditor", "127.0.0.1", "1", "[1]", "1")])
+        n = await apsql("SELECT count(*) FROM switchboard.audit WHERE kind = 'publish' "
+                        "AND channel = :'ch';", ch="nope:" + ch.split(":", 1)[1])
+        self.assertEqual(n, "0", "a refused publish is not audited")
+
+    @bounded(20)
+    async def test_audit_shares_the_group_commit(self):
+        """A burst from several connections is audited per sender within
+        each group commit: fewer rows than publishes, every seq in exactly
+        one row, written in the transaction that stored the events."""
+        ch = self.chan()
+        conns = [await self.user("burst%d" % i) for i in range(5)]
+        acks = await asyncio.gather(*(c.publish(ch, {"i": i})
+                                      for i in range(20) for c in conns))
+        self.assertTrue(all(a["op"] == "ack" for a in acks), acks[:3])
+        out = await apsql("SELECT count(*), sum((detail ->> 'events')::integer), "
+                          "max((detail ->> 'events')::integer), "
+                          "sum((detail ->> 'duplicates')::integer), "
+                          "count(DISTINCT (subject, at)) = count(*) "
+                          "FROM switchboard.audit WHERE kind = 'publish' AND channel = :'ch';",
+                          ch=ch)
+        rows, events, most, dups, one_per_sender = out.split("|")
+        self.assertEqual((events, dups, one_per_sender), ("100", "0", "t"), out)
+        self.assertLess(int(rows), 100, "a row per publish, not per sender and commit")
+        self.assertGreater(int(most), 1, out)
+        # Every seq once, naming an event of the row's sender stored by the
+        # same transaction.
+        same = await apsql("SELECT count(DISTINCT e.seq), count(*) FROM switchboard.audit a "
+                           "CROSS JOIN LATERAL jsonb_array_elements_text(a.detail -> 'seqs') "
+                           "AS s(seq) JOIN switchboard.events e "
+                           "ON e.channel = a.channel AND e.seq = s.seq::bigint "
+                           "WHERE a.kind = 'publish' AND a.channel = :'ch' "
+                           "AND a.at = e.created_at AND e.sender = a.subject;", ch=ch)
+        self.assertEqual(same, "100|100", "audit rows written with their events")
