@@ -192,7 +192,13 @@ describe('dashboard', { timeout: 8 * WAIT_MS }, () => {
     await until(page, 'the stream to begin', (id) =>
       document.querySelector(`#chat-log li.turn[data-reply-to="${id}"] .reply.draft`), messageId);
     stack('kill', ['wsd']);
-    await until(page, 'the page to notice', () => document.querySelector('#connection').dataset.state !== 'connected');
+    // Noticed: no longer connected, or already connected again over
+    // long-polling (three refused WebSocket tries in a row, with full-jitter
+    // backoff, can pass between two looks at the page).
+    await until(page, 'the page to notice', () => {
+      const c = document.querySelector('#connection').dataset;
+      return c.state !== 'connected' || c.transport !== 'websocket';
+    });
     stack('restart', ['wsd']);
     await waitReply(page, messageId);
     await waitConnected(page);
