@@ -1,12 +1,14 @@
 // presence.js: who is online in the chat channel (PROTOCOL.md §1.4.4,
 // §4.10). The member list is asked for after every (re)connect, because
 // join and leave are signals and may be missed while away; in between,
-// presence.join and presence.leave keep it current. A subject with several
-// connections (tabs) is listed once.
+// presence.join and presence.leave keep it current, and the list is asked
+// for again every few seconds while connected (a signal can be lost, and our
+// own subscription may register after the first answer). A subject with
+// several connections (tabs) is listed once.
 
 import { el, errorText } from './util.js';
 
-const RELOAD_AFTER_MS = 1500;
+const RELOAD_EVERY_MS = 5000;
 
 export function mountPresence(sb, root, channel, { me }) {
   const list = root.querySelector('#presence-list');
@@ -50,16 +52,18 @@ export function mountPresence(sb, root, channel, { me }) {
     }
   }
 
-  // Our own subscription may register just after the first answer: ask
-  // again a moment later so the list settles.
   let again = null;
   sb.on('state', ({ state }) => {
+    clearInterval(again);
+    again = null;
     if (state !== 'connected') return;
     load();
-    clearTimeout(again);
-    again = setTimeout(load, RELOAD_AFTER_MS);
+    again = setInterval(load, RELOAD_EVERY_MS);
   });
-  if (sb.state === 'connected') load();
+  if (sb.state === 'connected') {
+    load();
+    again = setInterval(load, RELOAD_EVERY_MS);
+  }
   render();
 
   return {
