@@ -55,35 +55,48 @@ schedule_expiry(struct wsd_conn *c)
 
 /* --- hello and auth.ok --- */
 
-static json_t *
-limits(void)
+/* The node id as a JSON string, encoded once. */
+static const char *
+node_json(void)
 {
-    const struct wsd_config *k = &wsd_srv.conf;
+    static char *text;
 
-    return json_pack(
-        "{sI sI sI sI sI sI sI sI sI sI}", "max_message_bytes",
-        (json_int_t)k->max_message_bytes, "max_data_bytes",
-        (json_int_t)wsd_srv.common.max_data_bytes, "max_subscriptions",
-        (json_int_t)k->max_subscriptions, "publish_rate",
-        (json_int_t)k->publish_rate, "publish_burst",
-        (json_int_t)k->publish_burst, "history_max",
-        (json_int_t)SB_HISTORY_MAX, "batch_max", (json_int_t)SB_BATCH_MAX,
-        "auth_timeout", (json_int_t)(k->auth_timeout_ms / 1000),
-        "token_grace", (json_int_t)(k->token_grace_ms / 1000),
-        "send_queue_max", (json_int_t)k->send_queue_max);
+    if (text == NULL) {
+        json_t *s = json_string(wsd_srv.common.node_id);
+
+        text = json_dumps(s, JSON_ENCODE_ANY);
+        json_decref(s);
+    }
+    return text;
 }
 
+/* The hello is the same for every connection but for server_ts and auth,
+ * so it is printed rather than built as a JSON tree. */
 static void
 send_hello(struct wsd_conn *c, const char *auth)
 {
-    json_t *o = wsd_reply_new("hello", NULL);
+    const struct wsd_config *k = &wsd_srv.conf;
+    char text[1024];
+    int n = snprintf(
+        text, sizeof(text),
+        "{\"op\":\"hello\",\"protocol\":\"switchboard.v1\",\"node\":%s,"
+        "\"server_ts\":%lld,\"auth\":\"%s\",\"limits\":{"
+        "\"max_message_bytes\":%lld,\"max_data_bytes\":%lld,"
+        "\"max_subscriptions\":%lld,\"publish_rate\":%lld,"
+        "\"publish_burst\":%lld,\"history_max\":%d,\"batch_max\":%d,"
+        "\"auth_timeout\":%lld,\"token_grace\":%lld,"
+        "\"send_queue_max\":%lld}}",
+        node_json(), (long long)wsd_now_ms(), auth, k->max_message_bytes,
+        (long long)wsd_srv.common.max_data_bytes, k->max_subscriptions,
+        k->publish_rate, k->publish_burst, SB_HISTORY_MAX, SB_BATCH_MAX,
+        k->auth_timeout_ms / 1000, k->token_grace_ms / 1000,
+        k->send_queue_max);
+    struct wsd_buf *b;
 
-    json_object_set_new(o, "protocol", json_string("switchboard.v1"));
-    json_object_set_new(o, "node", json_string(wsd_srv.common.node_id));
-    json_object_set_new(o, "server_ts", json_integer(wsd_now_ms()));
-    json_object_set_new(o, "auth", json_string(auth));
-    json_object_set_new(o, "limits", limits());
-    wsd_conn_send_json(c, o);
+    SB_ASSERT(n > 0 && (size_t)n < sizeof(text));
+    b = wsd_buf_from_text(text, (size_t)n);
+    wsd_conn_send(c, b, false);
+    wsd_buf_unref(b);
 }
 
 static void

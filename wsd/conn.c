@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "error.h"
+#include "flush.h"
 #include "log.h"
 #include "metrics.h"
 #include "metricsub.h"
@@ -19,9 +20,6 @@
 #include "sub.h"
 #include "wsd.h"
 #include "xalloc.h"
-
-/* Largest "events" frame built from queued event frames. */
-#define BATCH_MAX_BYTES 65536
 
 static void
 link_conn(struct wsd_conn *c)
@@ -147,7 +145,7 @@ wsd_conn_send(struct wsd_conn *c, struct wsd_buf *buf, bool replay)
         return;
     }
     wsd_sendq_push(&c->q, buf, replay);
-    lws_callback_on_writable(c->wsi);
+    wsd_flush_want(c);
 }
 
 void
@@ -263,25 +261,6 @@ wsd_conn_handle_receive(struct wsd_conn *c, const void *in, size_t len)
 
 /* --- writing --- */
 
-static int
-write_frame(struct wsd_conn *c)
-{
-    size_t messages;
-    struct wsd_buf *b =
-        wsd_sendq_next_frame(&c->q, BATCH_MAX_BYTES, &messages);
-    int n;
-
-    if (b == NULL)
-        return 0;
-    n = lws_write(c->wsi, wsd_buf_payload(b), b->len, LWS_WRITE_TEXT);
-    wsd_buf_unref(b);
-    if (n < 0)
-        return -1;
-    wsd_stats.frames_out++;
-    wsd_stats.messages_out += messages;
-    return 0;
-}
-
 /* A ping frame. It carries a payload because lws 4.1 reports no empty
  * pong to the protocol (and so the pong would not count as heard). */
 static int
@@ -301,6 +280,8 @@ write_ping(struct wsd_conn *c)
 int
 wsd_conn_handle_writable(struct wsd_conn *c)
 {
+    if (c->broken)
+        return -1;
     if (c->ping_wanted && c->close_code == 0)
         return write_ping(c);
     if (c->q.head == NULL && c->close_code != 0) {
@@ -309,7 +290,7 @@ wsd_conn_handle_writable(struct wsd_conn *c)
                          strlen(c->close_reason));
         return -1;
     }
-    if (write_frame(c) != 0)
+    if (wsd_flush_write(c) != 0)
         return -1;
     if (c->q.head != NULL || c->close_code != 0)
         lws_callback_on_writable(c->wsi);

@@ -5,8 +5,8 @@
  * a query holds a reference, and code that finishes for a closed
  * connection (wsi NULL) just drops what it has.
  *
- * Writing happens only in the writable callback, one frame per callback;
- * everything else queues (wsd_conn_send) and asks for writable.
+ * Everything queues (wsd_conn_send); flush.c writes the queue when the
+ * loop turn ends, and the writable callback what the socket did not take.
  */
 #ifndef WSD_CONN_H
 #define WSD_CONN_H
@@ -62,6 +62,10 @@ struct wsd_conn {
     long long refusals; /* rate_limited answers in a row */
 
     struct wsd_metrics_sub *msub; /* metrics subscription, or NULL */
+    struct wsd_conn *flush_next;  /* flush.c's list of queues to write */
+    bool flush_wanted;            /* on that list */
+    bool corked;                  /* the 101 waits for the hello */
+    bool broken;                  /* a write failed: close */
 };
 
 /* A new connection for an established WebSocket (one reference held by

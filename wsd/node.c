@@ -33,10 +33,7 @@
 #define PRESENCE_NS_SQL "SELECT switchboard.presence_namespaces()"
 #define LEAVE_SQL "SELECT switchboard.presence_leave($1, $2, $3)"
 #define GONE_SQL "SELECT switchboard.node_gone($1)"
-#define AUDIT_SQL                                                              \
-    "SELECT count(switchboard.audit_record(a->>'kind', a->>'node', "           \
-    "a->>'subject', a->>'channel', a->>'remote', "                             \
-    "coalesce(a->'detail', '{}'))) FROM jsonb_array_elements($1::jsonb) a"
+#define AUDIT_SQL "SELECT switchboard.audit_records($1::jsonb)"
 /* Prune dead nodes every this many heartbeats. */
 #define PRUNE_EVERY 3
 /* Audit records are written once per this interval, at most AUDIT_MAX of

@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "conn.h"
+#include "flush.h"
 #include "http.h"
 #include "listen.h"
 #include "log.h"
@@ -56,6 +57,9 @@ static struct ev_loop *loop;
  * what is due. */
 static struct ev_timer kick;
 static ev_tstamp kick_at;
+/* Runs when a loop turn ends, before the loop waits: writes what the turn
+ * queued (flush.h). */
+static struct ev_prepare turn_end;
 /* Waking a little after the due time makes sure lws finds it ripe. */
 #define KICK_SLACK_US 500
 
@@ -128,10 +132,21 @@ check_upgrade(struct lws *wsi, int rc)
     return rc;
 }
 
+/* An upgrade accepted: hold its 101 back until the hello is written. */
+static int
+filter_upgrade(struct lws *wsi)
+{
+    if (check_upgrade(wsi, -1) != 0)
+        return -1;
+    wsd_flush_cork(wsi);
+    return 0;
+}
+
 static int
 handle_established(struct lws *wsi, struct wsd_pss *pss)
 {
     pss->conn = wsd_conn_new(wsi);
+    pss->conn->corked = true;
     sb_log_debug("conn %s: open from %s", pss->conn->idtext,
                  pss->conn->remote);
     wsd_auth_open(pss->conn);
@@ -159,7 +174,7 @@ callback_main(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return check_upgrade(wsi, 1);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return check_upgrade(wsi, -1);
+        return filter_upgrade(wsi);
     case LWS_CALLBACK_ESTABLISHED:
         return handle_established(wsi, pss);
     case LWS_CALLBACK_RECEIVE:
@@ -206,6 +221,12 @@ lws_log(int level, const char *line)
 }
 
 static void
+turn_end_cb(struct ev_loop *l, struct ev_prepare *w, int revents)
+{
+    wsd_flush_all();
+}
+
+static void
 kick_cb(struct ev_loop *l, struct ev_timer *w, int revents)
 {
     if (wsd_srv.context != NULL)
@@ -243,6 +264,8 @@ wsd_server_start(void)
         return SB_ERR;
     }
     ev_timer_init(&kick, kick_cb, 0., 0.);
+    ev_prepare_init(&turn_end, turn_end_cb);
+    ev_prepare_start(loop, &turn_end);
     foreign[0] = loop;
     info.foreign_loops = foreign;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
@@ -280,8 +303,10 @@ wsd_server_stop(void)
     if (wsd_srv.context != NULL)
         lws_context_destroy(wsd_srv.context);
     wsd_srv.context = NULL;
+    wsd_flush_all(); /* drops the references of closed connections */
     if (loop != NULL) {
         ev_timer_stop(loop, &kick);
+        ev_prepare_stop(loop, &turn_end);
         ev_loop_destroy(loop);
     }
     loop = NULL;

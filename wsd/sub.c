@@ -360,6 +360,7 @@ begin(struct wsd_sub *s, int64_t last, int64_t oldest)
     struct wsd_channel *ch = s->ch;
 
     send_subscribed(s, last, oldest, start_at(s, last, oldest));
+    ch->oldest = oldest;
     if (ch->delivered < 0)
         ch->delivered = last;
     if (last > ch->target)
@@ -395,6 +396,25 @@ info_done(PGresult *res, const struct sb_error *err, void *arg)
               strtoll(PQgetvalue(res, 0, 1), NULL, 10));
     }
     sub_unref(s);
+}
+
+/* A channel this node already follows, while LISTEN holds: its last seq
+ * is the newest doorbell heard (a commit whose doorbell is still on its
+ * way is then delivered to the new subscriber as well), so the
+ * subscription begins without asking the database. Only where no replay
+ * is needed: since absent, or between what was delivered and that last
+ * seq. */
+static bool
+begin_known(struct wsd_sub *s)
+{
+    struct wsd_channel *ch = s->ch;
+    int64_t last = ch->target > ch->delivered ? ch->target : ch->delivered;
+
+    if (ch->delivered < 0 || ch->nsubs < 2 || !wsd_db_listening() ||
+        (s->since >= 0 && (s->since < ch->delivered || s->since > last)))
+        return false;
+    begin(s, last, ch->oldest);
+    return true;
 }
 
 /* since: absent (-1), or an integer >= 0; else answers invalid_cursor. */
@@ -449,6 +469,8 @@ wsd_sub_handle_subscribe(const struct wsd_req *r)
         s->present = old->present; /* a repeated join sends nothing */
         sub_detach(old, false);
     }
+    if (begin_known(s))
+        return;
     params[0] = channel;
     if (wsd_db_read("SELECT last_seq, oldest_seq FROM "
                     "switchboard.channel_info($1)",

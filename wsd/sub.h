@@ -49,6 +49,7 @@ struct wsd_channel {
     char *name;
     int64_t delivered; /* -1 until the first channel_info */
     int64_t target;
+    int64_t oldest; /* oldest_seq as channel_info last said */
     bool reading; /* an events_after read is running */
     bool again;   /* read again when it completes */
     int64_t bell_us; /* first unserved doorbell, monotonic; 0: none */

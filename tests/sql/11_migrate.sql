@@ -10,7 +10,7 @@ SELECT results_eq(
     $$VALUES ('001', 'foundation'), ('002', 'activity'), ('003', 'workflow'),
              ('004', 'operations'), ('005', 'tokens'), ('006', 'metrics'),
              ('007', 'tasks_read'), ('008', 'estimates'),
-             ('009', 'publish_batch_unique')$$,
+             ('009', 'publish_batch_unique'), ('010', 'audit_records')$$,
     'every migration is recorded once, with its name');
 SELECT is_empty($$SELECT version FROM switchboard.schema_migrations WHERE applied_at IS NULL
                     OR applied_at > now()$$,
