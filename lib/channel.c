@@ -172,3 +172,45 @@ sb_pattern_match(const char *pattern, const char *channel)
         return strncmp(pattern, channel, len - 1) == 0;
     return strcmp(pattern, channel) == 0;
 }
+
+int
+sb_seq_parse(const char *text, size_t len, int64_t *seq)
+{
+    uint64_t v = 0;
+
+    if (len == 0 || len > 19)
+        return SB_ERR;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return SB_ERR;
+        v = v * 10 + (uint64_t)(text[i] - '0');
+    }
+    if (v > (uint64_t)INT64_MAX)
+        return SB_ERR;
+    *seq = (int64_t)v;
+    return SB_OK;
+}
+
+int
+sb_position_parse(const char *text, size_t len,
+                  char channel[SB_CHANNEL_MAX + 1], int64_t *seq,
+                  struct sb_error *err)
+{
+    const char *at = memchr(text, '@', len);
+    size_t clen = at != NULL ? (size_t)(at - text) : len;
+
+    *seq = -1;
+    if (clen == 0 || clen > SB_CHANNEL_MAX)
+        return sb_error_set(err, SB_E_INVALID_CHANNEL,
+                            "invalid channel: empty or longer than %d bytes",
+                            SB_CHANNEL_MAX);
+    memcpy(channel, text, clen);
+    channel[clen] = '\0';
+    if (sb_channel_check(channel, err) != SB_OK)
+        return SB_ERR;
+    if (at != NULL && sb_seq_parse(at + 1, len - clen - 1, seq) != SB_OK)
+        return sb_error_set(err, SB_E_INVALID_CURSOR,
+                            "invalid cursor: '%.*s' is not channel@seq",
+                            (int)(len > 200 ? 200 : len), text);
+    return SB_OK;
+}

@@ -139,6 +139,18 @@ verify(struct wsd_conn *c, const char *jwt, size_t len, struct sb_error *err)
     return t;
 }
 
+/* Subscribe to the upgrade's subscribe list, once authenticated. */
+static void
+open_subscriptions(struct wsd_conn *c)
+{
+    char *list = c->open_subs;
+
+    c->open_subs = NULL;
+    if (list != NULL)
+        wsd_sub_open_list(c, list);
+    free(list);
+}
+
 static void
 accept_token(struct wsd_conn *c, struct sb_token *t, const json_t *ref)
 {
@@ -156,6 +168,7 @@ accept_token(struct wsd_conn *c, struct sb_token *t, const json_t *ref)
     }
     wsd_sub_recheck(c);
     wsd_metricsub_recheck(c);
+    open_subscriptions(c);
 }
 
 /* A first token that failed: say why, then close with 4001. */
@@ -198,6 +211,26 @@ request_token(struct lws *wsi)
     return NULL;
 }
 
+/* The upgrade request's subscribe parameter, as a new string, or NULL. */
+static char *
+request_subscriptions(struct lws *wsi)
+{
+    int len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+    char *buf;
+    const char *v;
+
+    if (len <= 0)
+        return NULL;
+    buf = sb_malloc((size_t)len + 1);
+    v = lws_get_urlarg_by_name(wsi, "subscribe=", buf, len + 1);
+    if (v == NULL || *v == '\0') {
+        free(buf);
+        return NULL;
+    }
+    memmove(buf, v, strlen(v) + 1);
+    return buf;
+}
+
 void
 wsd_auth_open(struct wsd_conn *c)
 {
@@ -205,12 +238,15 @@ wsd_auth_open(struct wsd_conn *c)
     struct sb_error err;
     struct sb_token *t;
 
+    c->open_subs = request_subscriptions(c->wsi);
     if (jwt == NULL) {
         bool anon = wsd_srv.anon_patterns && wsd_srv.anon_patterns[0];
 
         send_hello(c, anon ? "optional" : "required");
         c->auth = anon ? WSD_AUTH_ANON : WSD_AUTH_WAITING;
-        if (!anon)
+        if (anon)
+            open_subscriptions(c);
+        else
             wsd_deadline_set(&c->auth_due, wsd_srv.conf.auth_timeout_ms,
                              timer_cb);
         return;

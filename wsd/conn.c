@@ -111,6 +111,7 @@ wsd_conn_unref(struct wsd_conn *c)
         return;
     wsd_sendq_clear(&c->q);
     sb_token_free(c->token);
+    free(c->open_subs);
     free(c->rx);
     free(c);
 }

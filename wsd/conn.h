@@ -62,6 +62,7 @@ struct wsd_conn {
     long long refusals; /* rate_limited answers in a row */
 
     struct wsd_metrics_sub *msub; /* metrics subscription, or NULL */
+    char *open_subs; /* the upgrade's subscribe list, until authenticated */
     struct wsd_conn *flush_next;  /* flush.c's list of queues to write */
     bool flush_wanted;            /* on that list */
     bool corked;                  /* the 101 waits for the hello */

@@ -36,14 +36,18 @@
 #define AUDIT_SQL "SELECT switchboard.audit_records($1::jsonb)"
 /* Prune dead nodes every this many heartbeats. */
 #define PRUNE_EVERY 3
-/* Audit records are written once per this interval, at most AUDIT_MAX of
- * them waiting (more are counted and dropped: the audit trail must not
- * take the daemon down under a connection storm). */
+/* Audit records are written in statements of AUDIT_CHUNK rows as soon as
+ * that many wait, and what is left at most AUDIT_FLUSH_MS after it was
+ * recorded. While AUDIT_INFLIGHT_MAX statements are unanswered, records
+ * wait in memory, at most AUDIT_MAX of them (more are counted and dropped:
+ * the audit trail must not take the daemon down under a connection storm
+ * that the database cannot keep up with). */
 #define AUDIT_FLUSH_MS 1000
 #define AUDIT_MAX 10000
 /* Rows per audit statement: about 150 bytes each, so a statement stays
  * well inside a socket's send buffer and takes a few milliseconds. */
 #define AUDIT_CHUNK 250
+#define AUDIT_INFLIGHT_MAX 40
 
 /* Namespaces whose channels list their subscribers, as the database's
  * presence_namespaces() last said (read at every heartbeat); NULL until
@@ -55,6 +59,7 @@ static lws_sorted_usec_list_t audit_sul;
 static unsigned beats;
 static json_t *audit_rows;
 static unsigned long audit_dropped;
+static unsigned audit_inflight;
 
 static void
 logged(PGresult *res, const struct sb_error *err, void *arg)
@@ -194,6 +199,13 @@ wsd_node_presence_leave(struct wsd_conn *c, const char *channel)
 
 /* --- audit --- */
 
+static void
+audit_done(PGresult *res, const struct sb_error *err, void *arg)
+{
+    audit_inflight--;
+    logged(res, err, arg);
+}
+
 /* Rows [from, from + n) of audit_rows as one statement. */
 static void
 audit_send(size_t from, size_t n)
@@ -207,22 +219,50 @@ audit_send(size_t from, size_t n)
     json = json_dumps(chunk, JSON_COMPACT);
     json_decref(chunk);
     params[0] = json;
-    if (wsd_db_read(AUDIT_SQL, 1, params, logged,
-                    (void *)(uintptr_t) "audit") != SB_OK)
+    if (wsd_db_read(AUDIT_SQL, 1, params, audit_done,
+                    (void *)(uintptr_t) "audit") == SB_OK)
+        audit_inflight++;
+    else
         sb_log_debug("node: audit skipped: database unreachable");
     free(json);
+}
+
+/* Send what waits: whole chunks only unless all is true. */
+static void
+audit_write(bool all)
+{
+    size_t n = audit_rows != NULL ? json_array_size(audit_rows) : 0;
+    size_t i = 0;
+
+    while (n - i >= (all ? 1 : AUDIT_CHUNK) &&
+           audit_inflight < AUDIT_INFLIGHT_MAX) {
+        size_t k = n - i < AUDIT_CHUNK ? n - i : AUDIT_CHUNK;
+
+        audit_send(i, k);
+        i += k;
+    }
+    if (i == 0)
+        return;
+    if (i == n) {
+        json_array_clear(audit_rows);
+    } else {
+        json_t *rest = json_array();
+
+        for (size_t j = i; j < n; j++)
+            json_array_append(rest, json_array_get(audit_rows, j));
+        json_decref(audit_rows);
+        audit_rows = rest;
+    }
 }
 
 static void
 audit_flush(lws_sorted_usec_list_t *sul)
 {
-    size_t n = audit_rows != NULL ? json_array_size(audit_rows) : 0;
-
     lws_sul_cancel(&audit_sul);
-    for (size_t i = 0; i < n; i += AUDIT_CHUNK)
-        audit_send(i, n - i < AUDIT_CHUNK ? n - i : AUDIT_CHUNK);
-    if (audit_rows != NULL)
-        json_array_clear(audit_rows);
+    audit_write(true);
+    if (audit_rows != NULL && json_array_size(audit_rows) > 0)
+        wsd_timer_schedule(&audit_sul, audit_flush,
+                           AUDIT_FLUSH_MS * LWS_US_PER_MS);
     if (audit_dropped > 0)
         sb_log_warn("node: %lu audit records dropped", audit_dropped);
     audit_dropped = 0;
@@ -257,6 +297,8 @@ wsd_node_audit(const char *kind, const char *subject, const char *channel,
     if (json_array_size(audit_rows) == 1)
         wsd_timer_schedule(&audit_sul, audit_flush,
                            AUDIT_FLUSH_MS * LWS_US_PER_MS);
+    else if (json_array_size(audit_rows) % AUDIT_CHUNK == 0)
+        audit_write(false);
 }
 
 /* --- leaving --- */

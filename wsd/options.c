@@ -55,8 +55,9 @@ static const struct sb_option wsd_options[] = {
     {"ws_idle_timeout", SB_OPT_DURATION_MS, 2000, 7200000, "75s",
      "a client silent this long (not even a pong) is closed",
      OFF(ws_idle_timeout_ms), 0, NULL},
-    {"commit_window", SB_OPT_DURATION_MS, 0, 1000, "2ms",
-     "longest time a publish waits for others to share its transaction",
+    {"commit_window", SB_OPT_DURATION_MS, 0, 1000, "0ms",
+     "longest time a publish reaching an idle writer waits for others to "
+     "share its transaction (0: until the loop turn ends)",
      OFF(commit_window_ms), 0, NULL},
     {"commit_batch", SB_OPT_INT, 1, SB_BATCH_MAX, XSTR(SB_BATCH_MAX),
      "most events in one group commit", OFF(commit_batch), 0, NULL},

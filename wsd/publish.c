@@ -5,7 +5,9 @@
  * runs, publishes gather; when it commits, everything gathered (up to
  * commit_batch) goes at once, so batches grow with the load instead of
  * queueing behind each other. commit_window bounds only how long the
- * first publish of an idle writer waits for company. (A batch that failed
+ * first publish of an idle writer waits for company; at 0 (the default)
+ * it goes when the loop turn that received it ends, with every publish
+ * that turn read. (A batch that failed
  * for one bad element is retried element by element; those single
  * batches are in flight together.)
  */
@@ -316,6 +318,13 @@ commit_cb(lws_sorted_usec_list_t *sul)
     wsd_publish_flush();
 }
 
+void
+wsd_publish_turn_end(void)
+{
+    if (wsd_srv.conf.commit_window_ms == 0)
+        wsd_publish_flush();
+}
+
 bool
 wsd_publish_busy(void)
 {
@@ -364,7 +373,7 @@ gather(const struct wsd_req *r, struct sb_event *ev)
         return; /* sent when the running batch is answered */
     if (gathering.n >= (size_t)wsd_srv.conf.commit_batch)
         send_gathered();
-    else if (gathering.n == 1)
+    else if (gathering.n == 1 && wsd_srv.conf.commit_window_ms > 0)
         wsd_timer_schedule(&commit_sul, commit_cb,
                            wsd_srv.conf.commit_window_ms * LWS_US_PER_MS);
 }

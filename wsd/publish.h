@@ -18,6 +18,8 @@ void wsd_publish_handle_publish(const struct wsd_req *r);
 void wsd_publish_handle_signal(const struct wsd_req *r);
 /* Send what is gathered now (shutdown). */
 void wsd_publish_flush(void);
+/* A loop turn ends: with commit_window 0, send what it gathered. */
+void wsd_publish_turn_end(void);
 /* True while publishes wait to be sent or acknowledged. */
 bool wsd_publish_busy(void);
 

@@ -13,6 +13,7 @@
 #include "listen.h"
 #include "log.h"
 #include "pgconn.h"
+#include "publish.h"
 #include "server.h"
 #include "sig.h"
 #include "wsd.h"
@@ -57,8 +58,8 @@ static struct ev_loop *loop;
  * what is due. */
 static struct ev_timer kick;
 static ev_tstamp kick_at;
-/* Runs when a loop turn ends, before the loop waits: writes what the turn
- * queued (flush.h). */
+/* Runs when a loop turn ends, before the loop waits: sends the publishes
+ * the turn gathered (publish.h) and writes what it queued (flush.h). */
 static struct ev_prepare turn_end;
 /* Waking a little after the due time makes sure lws finds it ripe. */
 #define KICK_SLACK_US 500
@@ -223,6 +224,7 @@ lws_log(int level, const char *line)
 static void
 turn_end_cb(struct ev_loop *l, struct ev_prepare *w, int revents)
 {
+    wsd_publish_turn_end();
     wsd_flush_all();
 }
 

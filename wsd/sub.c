@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channel.h"
 #include "db.h"
 #include "fanout.h"
 #include "log.h"
@@ -481,6 +482,33 @@ wsd_sub_handle_subscribe(const struct wsd_req *r)
         return;
     }
     s->refs++;
+}
+
+void
+wsd_sub_open_list(struct wsd_conn *c, const char *list)
+{
+    while (*list != '\0' && wsd_conn_alive(c)) {
+        const char *end = strchr(list, ',');
+        size_t len = end != NULL ? (size_t)(end - list) : strlen(list);
+        char channel[SB_CHANNEL_MAX + 1];
+        int64_t since;
+        struct sb_error err;
+        json_t *msg;
+
+        if (sb_position_parse(list, len, channel, &since, &err) != SB_OK) {
+            wsd_reply_sberr(c, NULL, &err, NULL);
+        } else {
+            struct wsd_req r = {c, NULL, NULL, "subscribe"};
+
+            msg = json_pack("{ss ss}", "op", "subscribe", "channel", channel);
+            if (since >= 0)
+                json_object_set_new(msg, "since", json_integer(since));
+            r.msg = msg;
+            wsd_sub_handle_subscribe(&r);
+            json_decref(msg);
+        }
+        list += len + (end != NULL);
+    }
 }
 
 void

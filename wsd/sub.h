@@ -63,6 +63,10 @@ struct wsd_channel {
 void wsd_sub_handle_subscribe(const struct wsd_req *r);
 void wsd_sub_handle_unsubscribe(const struct wsd_req *r);
 
+/* Subscribe c to the positions of list ("chat:a@41,activity:main", the
+ * upgrade request's subscribe parameter) as if it had sent one subscribe
+ * for each, without ref; a bad entry is answered with an error. */
+void wsd_sub_open_list(struct wsd_conn *c, const char *list);
 /* The connection closed: end its subscriptions (presence leave). */
 void wsd_sub_conn_closed(struct wsd_conn *c);
 /* The connection's queue drained below half: continue paced replays. */

@@ -28,7 +28,9 @@
 # SB_NCHAN_WORKERS (default 2), SB_WS_BENCH_SCENARIOS (default "a b c d e"),
 # SB_WS_BENCH_KEEP=1 (keep the directory and
 # the servers' logs), SB_WS_BENCH_PERF=FILE (record a perf profile of the
-# wsd processes during each scenario into FILE.<letter>).
+# wsd processes during each scenario into FILE.<letter>, sampling at
+# SB_WS_BENCH_PERF_FREQ per second, default 499), SB_WS_BENCH_WSD_OPTIONS
+# (more wsd options, "name = value; name = value").
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -138,6 +140,8 @@ log_level = info
 publish_rate = 100000
 publish_burst = 100000
 EOF
+    # SB_WS_BENCH_WSD_OPTIONS: more "name = value" lines, separated by ";".
+    printf '%s\n' "${SB_WS_BENCH_WSD_OPTIONS:-}" | tr ';' '\n' >>"$base/wsd-$1.conf"
 }
 
 # start_wsd N PORT: start process N; 0 once it listens and /healthz answers
@@ -271,7 +275,7 @@ for s in ${SB_WS_BENCH_SCENARIOS:-a b c d e}; do
     first=no
     perf_pid=
     if [ -n "${SB_WS_BENCH_PERF:-}" ]; then
-        perf record -F 499 -g -o "$SB_WS_BENCH_PERF.$s" -p "$wsd_pids" >"$base/perf.out" 2>&1 &
+        perf record -F "${SB_WS_BENCH_PERF_FREQ:-499}" -g -o "$SB_WS_BENCH_PERF.$s" -p "$wsd_pids" >"$base/perf.out" 2>&1 &
         perf_pid=$!
         echo "$perf_pid" >"$base/pids/perf.pid"
     fi

@@ -77,6 +77,8 @@ struct wl_cmd {
     int window;        /* PUBLISH: publishes in flight per connection */
     int pending_max;   /* OPEN: handshakes in flight */
     bool own_channel;  /* PUBLISH: each connection to a channel of its own */
+    bool by_message;   /* OPEN, wsd: subscribe op after auth.ok instead of
+                          the upgrade's subscribe parameter */
     double rate;       /* PUBLISH: publishes per second in all, 0: unpaced */
     double seconds;    /* PUBLISH: duration when count is 0; WAIT: timeout */
     char prefix[64];   /* channel names: <prefix>-<index> */

@@ -10,8 +10,10 @@
  * no buffer: input is read into one buffer of the loop and only an
  * incomplete tail is kept per connection.
  *
- * wsd: the token goes in the Authorization header; a subscriber waits for
- * auth.ok, sends subscribe and counts as set up on subscribed; a publisher
+ * wsd: the token goes in the Authorization header; a subscriber names its
+ * channel in the upgrade request (/ws?subscribe=<channel>), or with
+ * by_message sends subscribe after auth.ok, and counts as set up on
+ * subscribed; a publisher
  * sends publish messages with a fresh id and counts ack and error answers.
  * Nchan: a subscriber is a WebSocket on /sub/<channel>?<auth query>, set up
  * on the 101 answer; a publisher POSTs to /pub/<channel> on a keep-alive
@@ -414,7 +416,17 @@ send_upgrade(struct conn *c)
     int n;
 
     random_key(key);
-    if (c->target == WL_WSD)
+    if (c->target == WL_WSD && c->kind == SUBSCRIBER && !W.open.cmd.by_message)
+        n = snprintf(req, sizeof(req),
+                     "GET /ws?subscribe=metrics:%s-%d HTTP/1.1\r\n"
+                     "Host: %s:%d\r\n"
+                     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Protocol: switchboard.v1\r\n"
+                     "Authorization: Bearer %s\r\n\r\n",
+                     W.open.cmd.prefix, c->chan, tc->host, c->port, key,
+                     tc->sub_auth);
+    else if (c->target == WL_WSD)
         n = snprintf(req, sizeof(req),
                      "GET /ws HTTP/1.1\r\nHost: %s:%d\r\n"
                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -559,6 +571,10 @@ on_message(struct conn *c, const uint8_t *m, size_t len)
         if (c->kind == PUBLISHER) {
             c->state = ST_OPEN;
             pub_ready(c);
+            return 0;
+        }
+        if (!W.open.cmd.by_message) { /* subscribed by the upgrade */
+            c->state = ST_SUBSCRIBING;
             return 0;
         }
         return wsd_subscribe(c);
