@@ -262,6 +262,71 @@ START_TEST(pattern_matching)
 }
 END_TEST
 
+struct position_case {
+    const char *text;
+    int rc;
+    enum sb_errcode code;
+    const char *channel;
+    int64_t seq;
+};
+
+static const struct position_case positions[] = {
+    {"chat:room1", SB_OK, SB_E_NONE, "chat:room1", -1},
+    {"chat:room1@0", SB_OK, SB_E_NONE, "chat:room1", 0},
+    {"chat:room1@41", SB_OK, SB_E_NONE, "chat:room1", 41},
+    {"chat:r@9223372036854775807", SB_OK, SB_E_NONE, "chat:r", INT64_MAX},
+    {"chat:r@9223372036854775808", SB_ERR, SB_E_INVALID_CURSOR, NULL, 0},
+    {"chat:r@", SB_ERR, SB_E_INVALID_CURSOR, NULL, 0},
+    {"chat:r@-1", SB_ERR, SB_E_INVALID_CURSOR, NULL, 0},
+    {"chat:r@+1", SB_ERR, SB_E_INVALID_CURSOR, NULL, 0},
+    {"chat:r@1@2", SB_ERR, SB_E_INVALID_CURSOR, NULL, 0},
+    {"@3", SB_ERR, SB_E_INVALID_CHANNEL, NULL, 0},
+    {"", SB_ERR, SB_E_INVALID_CHANNEL, NULL, 0},
+    {"chat:bad name@3", SB_ERR, SB_E_INVALID_CHANNEL, NULL, 0},
+    {"nocolon@3", SB_ERR, SB_E_INVALID_CHANNEL, NULL, 0},
+};
+
+START_TEST(position_parse)
+{
+    const struct position_case *c = &positions[_i];
+    char channel[SB_CHANNEL_MAX + 1];
+    int64_t seq = 12345;
+    struct sb_error err;
+
+    err.code = SB_E_NONE;
+    ck_assert_int_eq(sb_position_parse(c->text, strlen(c->text), channel,
+                                       &seq, &err),
+                     c->rc);
+    ck_assert_int_eq(err.code, c->code);
+    if (c->rc == SB_OK) {
+        ck_assert_str_eq(channel, c->channel);
+        ck_assert_int_eq(seq, c->seq);
+    }
+}
+END_TEST
+
+START_TEST(position_longest_channel)
+{
+    char text[SB_CHANNEL_MAX + 8];
+    char channel[SB_CHANNEL_MAX + 1];
+    int64_t seq;
+    struct sb_error err;
+
+    memset(text, 'a', sizeof(text));
+    memcpy(text, "chat:", 5);
+    memcpy(text + SB_CHANNEL_MAX, "@7", 3);
+    ck_assert_int_eq(sb_position_parse(text, strlen(text), channel, &seq, &err),
+                     SB_ERR); /* the name part is 156 bytes, over 128 */
+    ck_assert_int_eq(err.code, SB_E_INVALID_CHANNEL);
+    memset(text, 'a', sizeof(text));
+    memcpy(text, "chat:", 5);
+    memcpy(text + SB_CHANNEL_MAX + 1, "@7", 3);
+    ck_assert_int_eq(sb_position_parse(text, strlen(text), channel, &seq, &err),
+                     SB_ERR); /* a channel over SB_CHANNEL_MAX bytes */
+    ck_assert_int_eq(err.code, SB_E_INVALID_CHANNEL);
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *
@@ -277,6 +342,8 @@ channel_suite(void)
     tcase_add_test(core, namespace_len);
     tcase_add_loop_test(core, pattern_validity, 0, N(patterns));
     tcase_add_loop_test(core, pattern_matching, 0, N(matches));
+    tcase_add_loop_test(core, position_parse, 0, N(positions));
+    tcase_add_test(limits, position_longest_channel);
     tcase_add_test(limits, channel_longest);
     tcase_add_test(limits, channel_too_long);
     tcase_add_test(limits, pattern_length_limits);

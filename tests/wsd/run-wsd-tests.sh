@@ -35,7 +35,7 @@ pgcluster=$top_srcdir/tests/db/pgcluster.sh
 
 # The suite, in order: the database restart comes last, as it disturbs
 # every node for a moment.
-MODULES="test_http test_auth test_permissions test_stream test_publish
+MODULES="test_http test_auth test_permissions test_stream test_open_subscribe test_publish
 test_presence test_limits test_bad_input test_metrics test_dbconn test_multinode
 test_pg_restart"
 
