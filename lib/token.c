@@ -4,14 +4,16 @@
  */
 #include "token.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include "base64url.h"
 #include "channel.h"
@@ -123,20 +125,90 @@ check_header(const struct parts *parts, struct sb_error *err)
     return rc;
 }
 
+/* OpenSSL's one-shot HMAC() looks the algorithms up and sets the key on
+ * every call, which is most of a token check's cost. Each thread keeps an
+ * HMAC context keyed with the secret it last used and copies it per
+ * signature; a different secret (a rotation) makes a new one. */
+struct mac_cache {
+    EVP_MAC_CTX *keyed;
+    unsigned char *key;
+    size_t key_len;
+};
+
+static pthread_once_t mac_once = PTHREAD_ONCE_INIT;
+static pthread_key_t mac_key;
+static EVP_MAC *mac_alg;
+
+static void
+mac_cache_free(void *p)
+{
+    struct mac_cache *m = p;
+
+    if (m == NULL)
+        return;
+    EVP_MAC_CTX_free(m->keyed);
+    OPENSSL_clear_free(m->key, m->key_len);
+    free(m);
+}
+
+static void
+mac_setup(void)
+{
+    if (pthread_key_create(&mac_key, mac_cache_free) == 0)
+        mac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+/* This thread's context keyed with secret, or NULL. */
+static EVP_MAC_CTX *
+keyed_ctx(const unsigned char *secret, size_t secret_len)
+{
+    static char digest[] = "SHA256";
+    struct mac_cache *m;
+    OSSL_PARAM params[2];
+
+    pthread_once(&mac_once, mac_setup);
+    if (mac_alg == NULL)
+        return NULL;
+    m = pthread_getspecific(mac_key);
+    if (m != NULL && m->key_len == secret_len &&
+        memcmp(m->key, secret, secret_len) == 0)
+        return m->keyed;
+    mac_cache_free(m);
+    pthread_setspecific(mac_key, NULL);
+    m = sb_calloc(1, sizeof(*m));
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    m->keyed = EVP_MAC_CTX_new(mac_alg);
+    if (m->keyed == NULL ||
+        EVP_MAC_init(m->keyed, secret, secret_len, params) != 1) {
+        mac_cache_free(m);
+        return NULL;
+    }
+    m->key = sb_malloc(secret_len);
+    memcpy(m->key, secret, secret_len);
+    m->key_len = secret_len;
+    pthread_setspecific(mac_key, m);
+    return m->keyed;
+}
+
 /* HMAC-SHA256 of data under secret into mac (SIG_LEN bytes). */
 static int
 hmac_sha256(unsigned char *mac, const unsigned char *secret, size_t secret_len,
             const char *data, size_t len)
 {
-    unsigned int mac_len = 0;
+    EVP_MAC_CTX *keyed, *ctx;
+    size_t mac_len = 0;
+    int ok;
 
-    if (secret_len == 0 || secret_len > INT32_MAX)
+    if (secret_len == 0 || secret_len > INT32_MAX ||
+        (keyed = keyed_ctx(secret, secret_len)) == NULL ||
+        (ctx = EVP_MAC_CTX_dup(keyed)) == NULL)
         return SB_ERR;
-    if (HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)data,
-             len, mac, &mac_len) == NULL ||
-        mac_len != SIG_LEN)
-        return SB_ERR;
-    return SB_OK;
+    ok = EVP_MAC_update(ctx, (const unsigned char *)data, len) == 1 &&
+         EVP_MAC_final(ctx, mac, &mac_len, SIG_LEN) == 1 && mac_len == SIG_LEN;
+    EVP_MAC_CTX_free(ctx);
+    return ok ? SB_OK : SB_ERR;
 }
 
 static int

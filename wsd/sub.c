@@ -322,19 +322,31 @@ wsd_sub_conn_drained(struct wsd_conn *c)
 
 /* --- subscribe --- */
 
+/* Printed rather than built as a JSON tree: the channel name's grammar
+ * needs no escaping and reason is one of ours; a ref (any JSON string or
+ * integer) is encoded by jansson. */
 static void
 send_subscribed(struct wsd_sub *s, int64_t last, int64_t oldest,
                 const char *reason)
 {
-    json_t *o = wsd_reply_new("subscribed", s->ref);
+    char text[1024]; /* a ref of 64 bytes escaped, a channel, numbers */
+    char *ref = s->ref != NULL ? json_dumps(s->ref, JSON_ENCODE_ANY) : NULL;
+    int n = snprintf(text, sizeof(text),
+                     "{\"op\":\"subscribed\",%s%s%s\"channel\":\"%s\","
+                     "\"last_seq\":%lld,\"oldest_seq\":%lld,"
+                     "\"recovered\":%s%s%s%s}",
+                     ref != NULL ? "\"ref\":" : "", ref != NULL ? ref : "",
+                     ref != NULL ? "," : "", s->ch->name, (long long)last,
+                     (long long)oldest, reason == NULL ? "true" : "false",
+                     reason != NULL ? ",\"reason\":\"" : "",
+                     reason != NULL ? reason : "", reason != NULL ? "\"" : "");
+    struct wsd_buf *b;
 
-    json_object_set_new(o, "channel", json_string(s->ch->name));
-    json_object_set_new(o, "last_seq", json_integer(last));
-    json_object_set_new(o, "oldest_seq", json_integer(oldest));
-    json_object_set_new(o, "recovered", json_boolean(reason == NULL));
-    if (reason != NULL)
-        json_object_set_new(o, "reason", json_string(reason));
-    wsd_conn_send_json(s->conn, o);
+    SB_ASSERT(n > 0 && (size_t)n < sizeof(text));
+    b = wsd_buf_from_text(text, (size_t)n);
+    wsd_conn_send(s->conn, b, false);
+    wsd_buf_unref(b);
+    free(ref);
     json_decref(s->ref);
     s->ref = NULL;
 }

@@ -275,7 +275,7 @@ for s in ${SB_WS_BENCH_SCENARIOS:-a b c d e}; do
     first=no
     perf_pid=
     if [ -n "${SB_WS_BENCH_PERF:-}" ]; then
-        perf record -F "${SB_WS_BENCH_PERF_FREQ:-499}" -g -o "$SB_WS_BENCH_PERF.$s" -p "$wsd_pids" >"$base/perf.out" 2>&1 &
+        perf record -F "${SB_WS_BENCH_PERF_FREQ:-499}" ${SB_WS_BENCH_PERF_CALLGRAPH:+--call-graph "$SB_WS_BENCH_PERF_CALLGRAPH"} -g -o "$SB_WS_BENCH_PERF.$s" -p "$wsd_pids" >"$base/perf.out" 2>&1 &
         perf_pid=$!
         echo "$perf_pid" >"$base/pids/perf.pid"
     fi

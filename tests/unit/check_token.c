@@ -7,6 +7,7 @@
 #include <check.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -527,6 +528,85 @@ START_TEST(forged_claims_report_bad_signature)
 }
 END_TEST
 
+/* Secrets taking turns (a rotation, two contexts): each token verifies
+ * under its own secret only, whatever was verified before. */
+static const unsigned char key_b[] = "the second secret, also 32 bytes";
+
+static int
+verifies(const char *jwt, const unsigned char *key, size_t key_len)
+{
+    struct sb_error err;
+    struct sb_token *t = sb_token_verify(jwt, strlen(jwt), key, key_len, NOW,
+                                         &err);
+
+    sb_token_free(t);
+    return t != NULL;
+}
+
+START_TEST(secrets_taking_turns)
+{
+    char *claims = claims_for("user", "[]", NOW + 60);
+    char *a = sb_token_sign(claims, secret, SECRET_LEN);
+    char *b = sb_token_sign(claims, key_b, sizeof(key_b) - 1);
+
+    for (int i = 0; i < 3; i++) {
+        ck_assert(verifies(a, secret, SECRET_LEN));
+        ck_assert(!verifies(a, key_b, sizeof(key_b) - 1));
+        ck_assert(verifies(b, key_b, sizeof(key_b) - 1));
+        ck_assert(!verifies(b, secret, SECRET_LEN));
+        /* The same bytes but shorter is another secret. */
+        ck_assert(!verifies(a, secret, SECRET_LEN - 1));
+    }
+    free(a);
+    free(b);
+    free(claims);
+}
+END_TEST
+
+struct turn_arg {
+    const char *good, *bad;
+    int ok;
+};
+
+static void *
+verify_many(void *p)
+{
+    struct turn_arg *t = p;
+
+    t->ok = 1;
+    for (int i = 0; i < 500; i++) {
+        const unsigned char *key = i % 2 ? key_b : secret;
+        size_t len = i % 2 ? sizeof(key_b) - 1 : SECRET_LEN;
+
+        if (!verifies(i % 2 ? t->bad : t->good, key, len) ||
+            verifies(i % 2 ? t->good : t->bad, key, len))
+            t->ok = 0;
+    }
+    return NULL;
+}
+
+START_TEST(secrets_in_threads)
+{
+    char *claims = claims_for("user", "[]", NOW + 60);
+    char *a = sb_token_sign(claims, secret, SECRET_LEN);
+    char *b = sb_token_sign(claims, key_b, sizeof(key_b) - 1);
+    pthread_t th[4];
+    struct turn_arg args[4];
+
+    for (int i = 0; i < 4; i++) {
+        args[i] = (struct turn_arg){a, b, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, verify_many, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(args[i].ok, "thread %d verified a token wrongly", i);
+    }
+    free(a);
+    free(b);
+    free(claims);
+}
+END_TEST
+
 START_TEST(wrong_secret)
 {
     static const unsigned char other[] = "another secret of 32 bytes......";
@@ -784,6 +864,8 @@ token_suite(void)
     tcase_add_test(core, valid_token);
     tcase_add_test(core, sign_known_answer);
     tcase_add_test(core, sign_then_verify);
+    tcase_add_test(core, secrets_taking_turns);
+    tcase_add_test(core, secrets_in_threads);
     tcase_add_test(core, typ_absent_accepted);
     tcase_add_test(core, admin_without_ch_has_every_channel);
     tcase_add_test(core, free_null);
