@@ -112,23 +112,18 @@ wsd_flush_write(struct wsd_conn *c)
 }
 
 static void
-uncork(struct lws *wsi)
+set_cork(struct lws *wsi, int on)
 {
-    int off = 0;
     int fd = lws_get_socket_fd(wsi);
 
     if (fd >= 0)
-        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
 }
 
 void
 wsd_flush_cork(struct lws *wsi)
 {
-    int on = 1;
-    int fd = lws_get_socket_fd(wsi);
-
-    if (fd >= 0)
-        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+    set_cork(wsi, 1);
 }
 
 void
@@ -160,7 +155,7 @@ flush(struct wsd_conn *c)
     }
     if (c->corked) {
         c->corked = false;
-        uncork(c->wsi);
+        set_cork(c->wsi, 0);
     }
 }
 
