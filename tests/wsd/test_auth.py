@@ -317,6 +317,20 @@ class AnonymousAndOriginTest(WsdTestCase):
         self.assertEqual((await a.publish(chat))["op"], "ack")
 
     @bounded(10)
+    async def test_anonymous_subscribe_parameter(self):
+        """?subscribe= applies at once on an anonymous connection, with the
+        anonymous patterns."""
+        ch = self.chan("activity")
+        a = await self.connect(None, query={"subscribe": ch + "," + self.chan()})
+        self.assertEqual(a.hello["auth"], "optional")
+        s = await a.expect("subscribed", channel=ch)
+        self.assertEqual((s["last_seq"], s["recovered"]), (0, True), s)
+        self.assertError(await a.expect("error"), "forbidden")
+        u = await self.connect(make_token("alice", "agent", ("activity:*",)))
+        ack = await u.publish(ch, {"level": "info", "message": "x"}, type="log")
+        await a.wait_seq(ch, ack["seq"])
+
+    @bounded(10)
     async def test_invalid_token_is_never_anonymous(self):
         c = await self.connect(make_token(key=b"w" * 32), how="header", authenticate=False)
         self.assertError(await c.expect("error"), "unauthorized")
