@@ -124,7 +124,7 @@ class WsTransport {
     this.opened = false;
     this.closed = false;
     this.onLost = null;
-    this.pingSent = null; // {ts, at} of the unanswered ping
+    this.pingSent = null; // {ts, timer} of the unanswered ping
   }
 
   /** Resolves with auth.ok once hello came and the token was accepted. */
@@ -281,7 +281,10 @@ class WsTransport {
         sb._onMetrics(msg, this);
         break;
       case 'pong':
-        if (this.pingSent && this.pingSent.ts === msg.ts) this.pingSent = null;
+        if (this.pingSent && this.pingSent.ts === msg.ts) {
+          clearTimeout(this.pingSent.timer);
+          this.pingSent = null;
+        }
         sb._onLatency(Date.now() - msg.ts, this);
         break;
       case 'reload':
@@ -346,9 +349,9 @@ class WsTransport {
   ping(timeoutMs) {
     if (this.pingSent || this.closed) return;
     const now = Date.now();
-    this.pingSent = { ts: now, at: now };
-    const sent = this.pingSent;
-    setTimeout(() => {
+    const sent = { ts: now, timer: null };
+    this.pingSent = sent;
+    sent.timer = later(() => {
       if (this.pingSent === sent) this._lose(new SwitchboardError(E_TIMEOUT, `no pong within ${timeoutMs} ms`));
     }, timeoutMs);
     try {
@@ -367,6 +370,8 @@ class WsTransport {
   close() {
     if (this.closed) return;
     this.closed = true;
+    if (this.pingSent) clearTimeout(this.pingSent.timer);
+    this.pingSent = null;
     for (const p of this.pending.values()) {
       p.reject(new SwitchboardError(E_DISCONNECTED, 'connection closed before the answer'));
     }
