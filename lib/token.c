@@ -112,12 +112,20 @@ check_header_fields(const json_t *header, struct sb_error *err)
     return SB_OK;
 }
 
+/* {"alg":"HS256","typ":"JWT"}, the header sb_token_sign() and
+ * switchboard.mint_token() write: accepted without decoding it. */
+#define CANONICAL_HEADER "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+
 static int
 check_header(const struct parts *parts, struct sb_error *err)
 {
-    json_t *header = decode_object(parts->text[0], parts->len[0]);
+    json_t *header;
     int rc;
 
+    if (parts->len[0] == sizeof(CANONICAL_HEADER) - 1 &&
+        memcmp(parts->text[0], CANONICAL_HEADER, parts->len[0]) == 0)
+        return SB_OK;
+    header = decode_object(parts->text[0], parts->len[0]);
     if (header == NULL)
         return invalid(err, "header is not a base64url JSON object");
     rc = check_header_fields(header, err);

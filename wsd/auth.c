@@ -99,17 +99,44 @@ send_hello(struct wsd_conn *c, const char *auth)
     wsd_buf_unref(b);
 }
 
+/* s as the inside of a JSON string. A token's sub has no control
+ * characters (sb_token_verify refuses them), so only '"' and '\\' need
+ * escaping; out has room for twice strlen(s) + 1. */
+static void
+json_inner(char *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '"' || *s == '\\')
+            *out++ = '\\';
+        *out++ = *s;
+    }
+    *out = '\0';
+}
+
+/* Printed rather than built as a JSON tree, like the hello. */
 static void
 send_ok(struct wsd_conn *c, const json_t *ref)
 {
-    json_t *o = wsd_reply_new("auth.ok", ref);
     const struct sb_token *t = c->token;
+    char sub[2 * SB_SUBJECT_MAX + 1];
+    char text[3 * SB_SUBJECT_MAX + 1024];
+    char *r = ref != NULL ? json_dumps(ref, JSON_ENCODE_ANY) : NULL;
+    struct wsd_buf *b;
+    int n;
 
-    json_object_set_new(o, "sub", json_string(t->sub));
-    json_object_set_new(o, "role", json_string(sb_role_name(t->role)));
-    json_object_set_new(o, "sender", json_string(sb_token_sender(t)));
-    json_object_set_new(o, "exp", json_integer(t->exp));
-    wsd_conn_send_json(c, o);
+    SB_ASSERT(strlen(t->sub) <= SB_SUBJECT_MAX);
+    json_inner(sub, t->sub);
+    n = snprintf(text, sizeof(text),
+                 "{\"op\":\"auth.ok\",%s%s%s\"sub\":\"%s\",\"role\":\"%s\","
+                 "\"sender\":\"%s:%s\",\"exp\":%lld}",
+                 r != NULL ? "\"ref\":" : "", r != NULL ? r : "",
+                 r != NULL ? "," : "", sub, sb_role_name(t->role),
+                 sb_role_name(t->role), sub, (long long)t->exp);
+    free(r);
+    SB_ASSERT(n > 0 && (size_t)n < sizeof(text));
+    b = wsd_buf_from_text(text, (size_t)n);
+    wsd_conn_send(c, b, false);
+    wsd_buf_unref(b);
 }
 
 /* --- verification --- */

@@ -28,6 +28,21 @@ class AuthAcceptTest(WsdTestCase):
         self.assertEqual((await c.subscribe(self.chan()))["op"], "subscribed")
 
     @bounded(10)
+    async def test_sub_needing_escapes(self):
+        """auth.ok is printed, not built: a sub with quotes, backslashes and
+        non-ASCII text comes back exactly, and so does a ref with them."""
+        sub = 'al"ice\\ \u00e9\u6771 /x'
+        tok = make_token(sub, "user", ("chat:*",))
+        c = await self.connect(tok, how="header")
+        self.check_auth_ok(c.auth_ok, sub, "user", token_claims(tok)["exp"])
+        ref = 'r"1\\\u00e9'
+        await c.send({"op": "auth", "ref": ref, "token": tok})
+        ok = await c.expect("auth.ok", ref=ref)
+        self.check_auth_ok(ok, sub, "user", token_claims(tok)["exp"])
+        ok = await c.request({"op": "auth", "ref": 7, "token": tok}, "auth.ok")
+        self.assertEqual(ok["ref"], 7, ok)
+
+    @bounded(10)
     async def test_query_parameter(self):
         tok = make_token("bob", "agent", ("chat:*",))
         c = await self.connect(tok, how="query")
