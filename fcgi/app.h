@@ -33,9 +33,6 @@ struct fcgi_config {
     long long publish_rate;
     long long publish_burst;
     long long commit_window_ms;
-    long long commit_batch;
-    long long heartbeat_interval_ms;
-    char *anonymous_read;  /* comma- or space-separated patterns, or unset */
     char *allowed_origins; /* comma- or space-separated origins, or unset */
 };
 

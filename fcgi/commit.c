@@ -347,7 +347,7 @@ join(struct group *g, struct member *m)
 static bool
 complete(const struct group *g)
 {
-    return g->closed || g->nevents >= (size_t)fcgi_app.conf.commit_batch ||
+    return g->closed || g->nevents >= (size_t)fcgi_app.common.commit_batch ||
            (long long)g->nreq >= fcgi_app.conf.threads ||
            fcgi_app.mode == FCGI_MODE_CGI;
 }
@@ -389,7 +389,7 @@ gather(struct member *m, bool *leader)
 {
     struct group *g = G.open;
 
-    if (g != NULL && g->nevents + m->n <= (size_t)fcgi_app.conf.commit_batch) {
+    if (g != NULL && g->nevents + m->n <= (size_t)fcgi_app.common.commit_batch) {
         join(g, m);
         if (complete(g))
             pthread_cond_signal(&g->full);

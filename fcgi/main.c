@@ -66,7 +66,7 @@ configure(int argc, char **argv)
         sb_log_error("config: %s", why);
         return 2;
     }
-    fcgi_app.anon_patterns = sb_config_list(fcgi_app.conf.anonymous_read);
+    fcgi_app.anon_patterns = sb_config_list(fcgi_app.common.anonymous_read);
     fcgi_app.origins = sb_config_list(fcgi_app.conf.allowed_origins);
     if (gethostname(fcgi_app.host, sizeof(fcgi_app.host)) != 0)
         strcpy(fcgi_app.host, "localhost");

@@ -39,7 +39,6 @@ bad:
     return SB_ERR;
 }
 
-/* Comma- or space-separated patterns, each valid (anonymous_read). */
 static const struct sb_option fcgi_options[] = {
     {"listen", SB_OPT_STRING, 1, 256, "127.0.0.1:9000",
      "FastCGI socket to listen on: host:port, or an absolute Unix socket "
@@ -78,16 +77,6 @@ static const struct sb_option fcgi_options[] = {
     {"commit_window", SB_OPT_DURATION_MS, 0, 1000, "2ms",
      "longest time a publish waits for others to share its transaction",
      OFF(commit_window_ms), 0, NULL},
-    {"commit_batch", SB_OPT_INT, 1, SB_BATCH_MAX, XSTR(SB_BATCH_MAX),
-     "most events in one group commit",
-     OFF(commit_batch), 0, NULL},
-    {"heartbeat_interval", SB_OPT_DURATION_MS, 1000, 30000, "10s",
-     "how often the node records its counts in switchboard.nodes",
-     OFF(heartbeat_interval_ms), 0, NULL},
-    {"anonymous_read", SB_OPT_STRING, 0, 16384, NULL,
-     "channel patterns readable without a token, separated by commas or "
-     "spaces (empty: none)",
-     OFF(anonymous_read), 0, sb_config_check_patterns},
     {"allowed_origins", SB_OPT_STRING, 0, 16384, NULL,
      "browser origins allowed to call the API from other sites, separated "
      "by commas or spaces (empty: no CORS headers)",
@@ -107,15 +96,8 @@ int
 fcgi_options_check(const struct sb_common_config *common,
                    const struct fcgi_config *conf, char *why, size_t size)
 {
-    char **anon = sb_config_list(conf->anonymous_read);
-    bool anonymous = anon[0] != NULL;
-
-    sb_config_list_free(anon);
-    if (common->secret == NULL && !anonymous) {
-        snprintf(why, size, "no token_secret or token_secret_file: set one "
-                            "(or anonymous_read for a read-only node)");
+    if (sb_config_check_auth(common, why, size) != SB_OK)
         return SB_ERR;
-    }
     if (conf->poll_timeout_ms > conf->poll_timeout_max_ms) {
         snprintf(why, size,
                  "poll_timeout (%lldms) must not exceed poll_timeout_max "

@@ -340,7 +340,7 @@ heartbeat(void)
 
     if (W.conn == NULL || fcgi_mono_ms() < W.next_beat)
         return;
-    W.next_beat = fcgi_mono_ms() + fcgi_app.conf.heartbeat_interval_ms;
+    W.next_beat = fcgi_mono_ms() + fcgi_app.common.heartbeat_interval_ms;
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
     snprintf(conns, sizeof(conns), "%lld", atomic_load(&fcgi_app.n.parked));
     snprintf(subs, sizeof(subs), "%lld", atomic_load(&fcgi_app.n.parked_subs));

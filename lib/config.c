@@ -704,6 +704,15 @@ static const struct sb_option common_options[] = {
     {"node_id", SB_OPT_STRING, 0, 128, NULL,
      "name of this process in switchboard.nodes (empty: <hostname>-<pid>)",
      COMMON(node_id), 0, NULL},
+    {"commit_batch", SB_OPT_INT, 1, SB_BATCH_MAX, XSTR(SB_BATCH_MAX),
+     "most events in one group commit", COMMON(commit_batch), 0, NULL},
+    {"heartbeat_interval", SB_OPT_DURATION_MS, 1000, 30000, "10s",
+     "how often the node records its counts in switchboard.nodes",
+     COMMON(heartbeat_interval_ms), 0, NULL},
+    {"anonymous_read", SB_OPT_STRING, 0, 16384, NULL,
+     "channel patterns readable without a token, separated by commas or "
+     "spaces (empty: none)",
+     COMMON(anonymous_read), 0, sb_config_check_patterns},
 };
 
 void
@@ -888,4 +897,20 @@ sb_config_check_patterns(const char *value, char *why, size_t size)
     }
     sb_config_list_free(list);
     return rc;
+}
+
+int
+sb_config_check_auth(const struct sb_common_config *common, char *why,
+                     size_t size)
+{
+    char **anon = sb_config_list(common->anonymous_read);
+    bool anonymous = anon[0] != NULL;
+
+    sb_config_list_free(anon);
+    if (common->secret == NULL && !anonymous) {
+        snprintf(why, size, "no token_secret or token_secret_file: set one "
+                            "(or anonymous_read for a read-only node)");
+        return SB_ERR;
+    }
+    return SB_OK;
 }

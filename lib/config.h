@@ -63,6 +63,9 @@ struct sb_common_config {
     char *token_secret_file;
     long long max_data_bytes;
     char *node_id; /* unset: "<hostname>-<pid>" (sb_config_finish) */
+    long long commit_batch;          /* events per group commit */
+    long long heartbeat_interval_ms; /* node rows in switchboard.nodes */
+    char *anonymous_read; /* comma- or space-separated patterns, or unset */
     /* Set by sb_config_finish: the decoded secret, owned by the sb_config
      * (NULL, 0 when neither token_secret nor token_secret_file is set). */
     unsigned char *secret;
@@ -149,6 +152,10 @@ char **sb_config_list(const char *value);
 void sb_config_list_free(char **list);
 /* An sb_option check hook: every item of the list is a channel pattern
  * (channel.h); otherwise SB_ERR with why naming the first bad item. */
+/* A node needs a token secret unless it serves anonymous readers only:
+ * SB_OK, or SB_ERR with why saying so. */
+int sb_config_check_auth(const struct sb_common_config *common, char *why,
+                         size_t size);
 int sb_config_check_patterns(const char *value, char *why, size_t size);
 
 #endif

@@ -63,7 +63,7 @@ configure(int argc, char **argv)
     }
     wsd_srv.argc = argc;
     wsd_srv.argv = argv;
-    wsd_srv.anon_patterns = sb_config_list(wsd_srv.conf.anonymous_read);
+    wsd_srv.anon_patterns = sb_config_list(wsd_srv.common.anonymous_read);
     wsd_srv.origins = sb_config_list(wsd_srv.conf.allowed_origins);
     wsd_options_set_secret(&wsd_srv, wsd_srv.common.secret,
                            wsd_srv.common.secret_len);

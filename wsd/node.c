@@ -110,7 +110,7 @@ heartbeat_cb(lws_sorted_usec_list_t *sul)
     if (wsd_srv.phase == WSD_RUNNING)
         heartbeat();
     wsd_timer_schedule(&heartbeat_sul, heartbeat_cb,
-                       wsd_srv.conf.heartbeat_interval_ms * LWS_US_PER_MS);
+                       wsd_srv.common.heartbeat_interval_ms * LWS_US_PER_MS);
 }
 
 void
@@ -118,7 +118,7 @@ wsd_node_db_up(void)
 {
     heartbeat();
     wsd_timer_schedule(&heartbeat_sul, heartbeat_cb,
-                       wsd_srv.conf.heartbeat_interval_ms * LWS_US_PER_MS);
+                       wsd_srv.common.heartbeat_interval_ms * LWS_US_PER_MS);
 }
 
 void

@@ -21,7 +21,6 @@
 #define XSTR(x) STR(x)
 #define STR(x) #x
 
-/* Comma- or space-separated patterns, each valid (anonymous_read). */
 static const struct sb_option wsd_options[] = {
     {"listen_address", SB_OPT_STRING, 1, 255, "127.0.0.1",
      "address or interface to accept WebSocket connections on",
@@ -59,11 +58,6 @@ static const struct sb_option wsd_options[] = {
      "longest time a publish reaching an idle writer waits for others to "
      "share its transaction (0: until the loop turn ends)",
      OFF(commit_window_ms), 0, NULL},
-    {"commit_batch", SB_OPT_INT, 1, SB_BATCH_MAX, XSTR(SB_BATCH_MAX),
-     "most events in one group commit", OFF(commit_batch), 0, NULL},
-    {"heartbeat_interval", SB_OPT_DURATION_MS, 1000, 30000, "10s",
-     "how often the node records its counts in switchboard.nodes",
-     OFF(heartbeat_interval_ms), 0, NULL},
     {"db_pool_size", SB_OPT_INT, 1, 16, "2",
      "database connections for reads and writes (plus one for LISTEN)",
      OFF(db_pool_size), 0, NULL},
@@ -75,10 +69,6 @@ static const struct sb_option wsd_options[] = {
      "a database query unanswered (or not sent whole) this long resets its "
      "connection",
      OFF(db_stall_timeout_ms), 0, NULL},
-    {"anonymous_read", SB_OPT_STRING, 0, 16384, NULL,
-     "channel patterns readable without a token, separated by commas or "
-     "spaces (empty: none)",
-     OFF(anonymous_read), 0, sb_config_check_patterns},
     {"allowed_origins", SB_OPT_STRING, 0, 16384, NULL,
      "browser origins allowed to open WebSockets, separated by commas or "
      "spaces (empty: any)",
@@ -98,15 +88,8 @@ int
 wsd_options_check(const struct sb_common_config *common,
                   const struct wsd_config *conf, char *why, size_t size)
 {
-    char **anon = sb_config_list(conf->anonymous_read);
-    bool anonymous = anon[0] != NULL;
-
-    sb_config_list_free(anon);
-    if (common->secret == NULL && !anonymous) {
-        snprintf(why, size, "no token_secret or token_secret_file: set one "
-                            "(or anonymous_read for a read-only node)");
+    if (sb_config_check_auth(common, why, size) != SB_OK)
         return SB_ERR;
-    }
     if (conf->ws_idle_timeout_ms <= conf->ws_ping_interval_ms) {
         snprintf(why, size, "ws_idle_timeout (%lldms) must be longer than "
                             "ws_ping_interval (%lldms)",
@@ -133,13 +116,13 @@ take_over(struct wsd_server *s, const struct sb_common_config *common,
     s->conf.auth_timeout_ms = conf->auth_timeout_ms;
     s->conf.token_grace_ms = conf->token_grace_ms;
     s->conf.commit_window_ms = conf->commit_window_ms;
-    s->conf.commit_batch = conf->commit_batch;
-    s->conf.heartbeat_interval_ms = conf->heartbeat_interval_ms;
+    s->common.commit_batch = common->commit_batch;
+    s->common.heartbeat_interval_ms = common->heartbeat_interval_ms;
     s->conf.db_stall_timeout_ms = conf->db_stall_timeout_ms;
     s->conf.shutdown_timeout_ms = conf->shutdown_timeout_ms;
     s->common.max_data_bytes = common->max_data_bytes;
     sb_config_list_free(s->anon_patterns);
-    s->anon_patterns = sb_config_list(conf->anonymous_read);
+    s->anon_patterns = sb_config_list(common->anonymous_read);
     sb_config_list_free(s->origins);
     s->origins = sb_config_list(conf->allowed_origins);
     wsd_options_set_secret(s, common->secret, common->secret_len);

@@ -289,7 +289,7 @@ static void
 send_gathered(void)
 {
     struct batch *b = sb_calloc(1, sizeof(*b));
-    size_t max = (size_t)wsd_srv.conf.commit_batch;
+    size_t max = (size_t)wsd_srv.common.commit_batch;
 
     lws_sul_cancel(&commit_sul);
     while (gathering.head != NULL && b->n < max) {
@@ -371,7 +371,7 @@ gather(const struct wsd_req *r, struct sb_event *ev)
     batch_add(&gathering, p);
     if (batches_flying > 0)
         return; /* sent when the running batch is answered */
-    if (gathering.n >= (size_t)wsd_srv.conf.commit_batch)
+    if (gathering.n >= (size_t)wsd_srv.common.commit_batch)
         send_gathered();
     else if (gathering.n == 1 && wsd_srv.conf.commit_window_ms > 0)
         wsd_timer_schedule(&commit_sul, commit_cb,

@@ -28,12 +28,9 @@ struct wsd_config {
     long long ws_ping_interval_ms;
     long long ws_idle_timeout_ms;
     long long commit_window_ms;
-    long long commit_batch;
-    long long heartbeat_interval_ms;
     long long db_pool_size;
     long long db_stall_timeout_ms;
     long long shutdown_timeout_ms;
-    char *anonymous_read;  /* comma- or space-separated patterns, or unset */
     char *allowed_origins; /* comma- or space-separated origins, or unset */
 };
 

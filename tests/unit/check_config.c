@@ -610,6 +610,9 @@ START_TEST(common_defaults)
     ck_assert_str_eq(common.log_level, "info");
     ck_assert_ptr_null(common.log_file);
     ck_assert_int_eq(common.max_data_bytes, SB_DATA_MAX_DEFAULT);
+    ck_assert_int_eq(common.commit_batch, SB_BATCH_MAX);
+    ck_assert_int_eq(common.heartbeat_interval_ms, 10000);
+    ck_assert_ptr_null(common.anonymous_read);
     ck_assert_int_eq(sb_config_finish(cfg), SB_OK);
     ck_assert_ptr_null(common.secret);
     gethostname(host, sizeof(host) - 1);
@@ -627,6 +630,26 @@ START_TEST(common_secret)
     ck_assert_int_eq(sb_config_finish(cfg), SB_OK);
     ck_assert_uint_eq(common.secret_len, 32);
     ck_assert_mem_eq(common.secret, "0123456789abcdef0123456789abcdef", 32);
+}
+END_TEST
+
+/* A node without a secret serves anonymous readers or nobody. */
+START_TEST(common_auth_check)
+{
+    enum sb_config_action action;
+    char why[256] = "";
+
+    ck_assert_int_eq(sb_config_finish(cfg), SB_OK);
+    ck_assert_int_eq(sb_config_check_auth(&common, why, sizeof(why)), SB_ERR);
+    ck_assert_msg(strstr(why, "token_secret") != NULL, "%s", why);
+    ck_assert_int_eq(LOAD("--anonymous_read=activity:*"), SB_OK);
+    ck_assert_int_eq(sb_config_finish(cfg), SB_OK);
+    ck_assert_int_eq(sb_config_check_auth(&common, why, sizeof(why)), SB_OK);
+    ck_assert_int_eq(LOAD("--anonymous_read=", "--token_secret=" SECRET_B64),
+                     SB_OK);
+    ck_assert_int_eq(sb_config_finish(cfg), SB_OK);
+    ck_assert_int_eq(sb_config_check_auth(&common, why, sizeof(why)), SB_OK);
+    ck_assert_int_eq(LOAD("--anonymous_read=chat:bad name"), SB_ERR);
 }
 END_TEST
 
@@ -899,6 +922,7 @@ config_suite(void)
     tcase_add_test(common_tc, common_defaults);
     tcase_add_test(common_tc, common_secret);
     tcase_add_test(common_tc, common_secret_file);
+    tcase_add_test(common_tc, common_auth_check);
     tcase_add_test(common_tc, common_max_data_bytes_bounds);
     tcase_add_test(common_tc, common_print_hides_secrets);
     tcase_add_test(common_tc, common_help_lists_every_option);
