@@ -51,6 +51,9 @@ const E_PROTOCOL = 'protocol'; // closed with 1002, 1003, 1007 or 1009
 const RETRYABLE = new Set([E_NETWORK, E_DISCONNECTED, E_TIMEOUT, 'unavailable',
   'rate_limited', 'token_expired']);
 const AUTH_CODES = new Set(['unauthorized', 'token_expired']);
+// Longest subscribe list put in the upgrade request (§4.1); channels beyond
+// it are subscribed by message.
+const URL_SUBSCRIBE_MAX = 4096;
 
 /** An error from switchboard or from the client: code, message, status. */
 export class SwitchboardError extends Error {
@@ -125,6 +128,34 @@ class WsTransport {
     this.closed = false;
     this.onLost = null;
     this.pingSent = null; // {ts, timer} of the unanswered ping
+    this.urlChannels = new Set(); // subscribed by the upgrade request (§4.1)
+    this.early = []; // messages after auth.ok, until the client adopts this transport
+    this.adopted = false;
+  }
+
+  // The upgrade URL, naming the channels to resume (§4.1: they are
+  // subscribed once authenticated, and their subscribed and replay follow
+  // auth.ok without waiting for the client's subscribe messages).
+  _url() {
+    const items = [];
+    let len = 0;
+    for (const [name, ch] of this.sb._channels) {
+      const since = this.sb._since(ch);
+      const item = since === null ? name : `${name}@${since}`;
+      if (len + item.length + 1 > URL_SUBSCRIBE_MAX) break;
+      items.push(item);
+      len += item.length + 1;
+      this.urlChannels.add(name);
+    }
+    const base = this.sb._wsUrl;
+    if (items.length === 0) return base;
+    return `${base}${base.includes('?') ? '&' : '?'}subscribe=${encodeURIComponent(items.join(','))}`;
+  }
+
+  /** The client took this transport: handle what arrived since auth.ok. */
+  adopt() {
+    this.adopted = true;
+    for (const text of this.early.splice(0)) this._onMessage(text);
   }
 
   /** Resolves with auth.ok once hello came and the token was accepted. */
@@ -158,7 +189,7 @@ class WsTransport {
       this._token = token;
       let ws;
       try {
-        ws = new WS(this.sb._wsUrl, PROTOCOL);
+        ws = new WS(this._url(), PROTOCOL);
       } catch (e) {
         fail(new SwitchboardError(E_NETWORK, `websocket: ${e.message}`));
         return;
@@ -233,6 +264,10 @@ class WsTransport {
   }
 
   _onMessage(text) {
+    if (this.opened && !this.adopted) {
+      this.early.push(text);
+      return;
+    }
     let msg;
     try {
       msg = JSON.parse(text);
@@ -845,8 +880,11 @@ export class Switchboard {
     this._settleWaiters(null);
     for (const [name, ch] of this._channels) {
       ch.resyncing = false;
-      t.subscribe(name, this._since(ch));
+      if (!t.urlChannels || !t.urlChannels.has(name)) t.subscribe(name, this._since(ch));
     }
+    // Named in the upgrade request but given up meanwhile.
+    for (const name of t.urlChannels || []) if (!this._channels.has(name)) t.unsubscribe(name);
+    if (t.adopt) t.adopt();
     if (t.start) t.start();
     this._flushPaused = false;
     this._flush();

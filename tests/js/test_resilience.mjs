@@ -69,6 +69,38 @@ for (const transports of [['websocket'], ['websocket', 'longpoll']]) {
   });
 }
 
+test('a reconnect names its channels and positions in the upgrade request (PROTOCOL.md 4.1)', { timeout: 60000 }, async () => {
+  const urls = [];
+  class Recording extends globalThis.WebSocket {
+    constructor(url, protocols) {
+      super(url, protocols);
+      urls.push(String(url));
+    }
+  }
+  const sb = client({ transports: ['websocket'], WebSocket: Recording });
+  await sb.connect();
+  assert.ok(!urls[0].includes('subscribe='), `nothing to resume yet: ${urls[0]}`);
+  const a = channel('chat', 'url-a');
+  const b = channel('chat', 'url-b');
+  const recA = await collect(sb, a);
+  const recB = await collect(sb, b);
+  await restPublisher(a, 10, 0);
+  await waitFor(() => recA.events.length >= 10, '10 events');
+  kill('wsd');
+  await waitFor(() => sb.state === 'reconnecting', 'the client noticing');
+  await restPublisher(a, 5, 0); // stored while the client is away
+  restart('wsd');
+  await waitFor(() => sb.state === 'connected', 'connected again', 20000);
+  const last = urls[urls.length - 1];
+  const list = decodeURIComponent(new URL(last).searchParams.get('subscribe') ?? '').split(',');
+  assert.deepEqual(list.sort(), [`${a}@10`, `${b}@0`].sort(), last);
+  await restPublisher(a, 5, 0);
+  await restPublisher(b, 3, 0);
+  await waitFor(() => recA.events.length >= 20 && recB.events.length >= 3, 'every event', 20000);
+  assertSeqs(recA.events, 1, 20);
+  assertSeqs(recB.events, 1, 3);
+});
+
 test('publishes made while offline wait in the outbox and are stored once after the reconnect', { timeout: 60000 }, async () => {
   const sb = client({ transports: ['websocket'] });
   await sb.connect();
