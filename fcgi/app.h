@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "config.h"
 
 #ifndef PACKAGE_VERSION
@@ -78,7 +79,7 @@ extern struct fcgi_app fcgi_app;
 
 /* Milliseconds of the wall clock since the epoch. */
 int64_t fcgi_now_ms(void);
-/* Milliseconds of the monotonic clock. */
+/* Milliseconds of the monotonic clock (sb_mono_ms; unit tests stub it). */
 int64_t fcgi_mono_ms(void);
 
 #endif

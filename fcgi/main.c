@@ -42,10 +42,7 @@ fcgi_now_ms(void)
 int64_t
 fcgi_mono_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return sb_mono_ms();
 }
 
 /* Options, and the checks across them. Returns SB_CONFIG_CONTINUE or the

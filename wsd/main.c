@@ -37,10 +37,7 @@ wsd_now_ms(void)
 int64_t
 wsd_mono_us(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return sb_mono_us();
 }
 
 /* Options, and the checks across them. Returns SB_CONFIG_CONTINUE or the

@@ -12,6 +12,7 @@
 
 #include <libwebsockets.h>
 
+#include "clock.h"
 #include "config.h"
 
 /* The options of wsd besides the common ones (options.c declares them). */
@@ -73,7 +74,7 @@ extern struct wsd_server wsd_srv;
 
 /* Milliseconds since the epoch (wall clock). */
 int64_t wsd_now_ms(void);
-/* Microseconds of the monotonic clock. */
+/* Microseconds of the monotonic clock (sb_mono_us; one seam for wsd). */
 int64_t wsd_mono_us(void);
 
 #endif

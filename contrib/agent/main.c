@@ -157,7 +157,7 @@ static int
 loop(struct agent *a)
 {
     struct pollfd fds[2];
-    int64_t now = agent_now_ms();
+    int64_t now = sb_mono_ms();
 
     while (!finished(a, now)) {
         int64_t wait = sooner(agent_db_timeout(a->db, now),
@@ -173,7 +173,7 @@ loop(struct agent *a)
             sb_log_error("poll: %s", strerror(errno));
             return 1;
         }
-        now = agent_now_ms();
+        now = sb_mono_ms();
         if (fds[0].revents & POLLIN)
             begin_stop(a, now);
         agent_db_ready(a->db, fds[1].fd >= 0 ? fds[1].revents : 0, now);

@@ -56,15 +56,6 @@ struct agent_turns {
     size_t count;
 };
 
-int64_t
-agent_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --- the calls of a turn ----------------------------------------------- */
 
 static void
@@ -427,7 +418,7 @@ agent_turns_message(struct agent_turns *ts, const char *channel, const char *id,
     t->script = agent_script_new(text, id, sender);
     agent_sql_uuid(t->task_id);
     agent_sql_uuid(t->reply_id);
-    t->started_ms = t->due = agent_now_ms();
+    t->started_ms = t->due = sb_mono_ms();
     t->phase = PH_START;
     t->next = ts->head;
     ts->head = t;
@@ -446,7 +437,7 @@ cancel(struct turn *t, char *reason)
     free(t->cancel_reason);
     t->cancel_reason = reason;
     t->phase = PH_CANCEL;
-    t->due = agent_now_ms();
+    t->due = sb_mono_ms();
 }
 
 void

@@ -28,6 +28,7 @@
 
 #include "db.h"
 #include "options.h"
+#include "clock.h"
 
 /* Typing indicators are repeated this often while working (section
  * 1.4.1: receivers drop them 6 s after the last). */
@@ -57,7 +58,5 @@ int64_t agent_turns_timeout(const struct agent_turns *t, int64_t now_ms);
 /* Run every turn whose step is due. */
 void agent_turns_tick(struct agent_turns *t, int64_t now_ms);
 
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t agent_now_ms(void);
 
 #endif

@@ -37,6 +37,7 @@
 #include <libpq-fe.h>
 #include <uuid/uuid.h>
 
+#include "clock.h"
 #include "doorbell.h"
 #include "limits.h"
 #include "pg.h"
@@ -88,16 +89,7 @@ struct worker {
 static double
 now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int64_t
-now_us(void)
-{
-    return (int64_t)(now_s() * 1e6);
+    return (double)sb_mono_us() / 1e6;
 }
 
 static void
@@ -163,7 +155,7 @@ static void
 event_data(char *buf, size_t size, long n)
 {
     snprintf(buf, size, "{\"n\":%ld,\"t\":%" PRId64 ",\"text\":\"bench\"}", n,
-             now_us());
+             sb_mono_us());
 }
 
 /* The channel of a worker's n-th event: round-robin over the channels, or
@@ -383,7 +375,7 @@ listener_read(struct listener *l, int c)
         res = PQexecPrepared(l->conn, "after", 3, params, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
             die("events_after", PQresultErrorMessage(res));
-        now = now_us();
+        now = sb_mono_us();
         n = PQntuples(res);
         for (int i = 0; i < n; i++)
             listener_record(l, PQgetvalue(res, i, 1), now);

@@ -20,15 +20,6 @@
 #define READ_CHUNK 65536
 #define EVENTS_MAX 512
 
-int64_t
-poll_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void
 poll_die(const char *what, const char *detail)
 {
@@ -252,7 +243,7 @@ flush_out(struct ploop *l, struct pconn *c)
         watch(l, c, EPOLL_CTL_MOD);
     }
     if (!more)
-        c->sent_us = poll_now_us();
+        c->sent_us = sb_mono_us();
 }
 
 void

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "clock.h"
 
 /* Larger heads or bodies are a server fault here, not something to bench. */
 #define POLLHTTP_HEAD_MAX 16384
@@ -68,7 +69,6 @@ struct ploop {
     long connects; /* completed connects */
 };
 
-int64_t poll_now_us(void);
 /* Print "pollload: what: detail" and exit 1. */
 void poll_die(const char *what, const char *detail) __attribute__((noreturn));
 

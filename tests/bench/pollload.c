@@ -333,7 +333,7 @@ static void
 poll_response(struct pconn *c, const struct presp *r)
 {
     struct poller *p = c->arg;
-    int64_t now = poll_now_us();
+    int64_t now = sb_mono_us();
     long n;
 
     p->responses++;
@@ -371,15 +371,15 @@ static const struct pconn_ops poll_ops = {poll_request, poll_response};
 static void
 pollers_start(int n, bool once)
 {
-    int64_t start = poll_now_us(), deadline = start + WAIT_S * 1000000LL;
+    int64_t start = sb_mono_us(), deadline = start + WAIT_S * 1000000LL;
     int opened = 0;
     long long waiting = -1;
 
     P.n = n;
     P.conns = sb_calloc((size_t)n, sizeof(*P.conns));
     P.p = sb_calloc((size_t)n, sizeof(*P.p));
-    while (poll_now_us() < deadline) {
-        double due = (double)(poll_now_us() - start) / 1e6 * O.ramp + 1;
+    while (sb_mono_us() < deadline) {
+        double due = (double)(sb_mono_us() - start) / 1e6 * O.ramp + 1;
 
         while (opened < n && opened < due) {
             struct pconn *c = &P.conns[opened];
@@ -465,7 +465,7 @@ static void
 publish_sb(struct publisher *pb, int per)
 {
     struct fcgi_buf json = {0};
-    int64_t now = poll_now_us();
+    int64_t now = sb_mono_us();
     const char *params[1];
     PGresult *res;
     char ch[64];
@@ -503,7 +503,7 @@ static void
 publish_nchan(struct publisher *pb, int per)
 {
     struct fcgi_buf req = {0};
-    int64_t now = poll_now_us();
+    int64_t now = sb_mono_us();
     char ch[64], body[96];
 
     for (int c = 0; c < O.channels; c++) {
@@ -526,7 +526,7 @@ publish_nchan(struct publisher *pb, int per)
 static void
 publish(struct publisher *pb, int per)
 {
-    int64_t now = poll_now_us();
+    int64_t now = sb_mono_us();
 
     if (pb->first_us == 0)
         pb->first_us = now;
@@ -536,7 +536,7 @@ publish(struct publisher *pb, int per)
         publish_nchan(pb, per);
     pb->events += per;
     pb->ticks++;
-    pb->last_us = poll_now_us();
+    pb->last_us = sb_mono_us();
 }
 
 static void
@@ -554,13 +554,13 @@ static void *
 publisher_main(void *arg)
 {
     struct publisher *pb = arg;
-    int64_t start = poll_now_us(), step = (int64_t)(1e6 / O.rate);
+    int64_t start = sb_mono_us(), step = (int64_t)(1e6 / O.rate);
     long ticks = (long)(O.seconds * O.rate);
 
     for (long t = 0; t < ticks; t++) {
         int64_t due = start + t * step;
 
-        if (poll_now_us() > due + step)
+        if (sb_mono_us() > due + step)
             pb->late++;
         sleep_until_us(due);
         publish(pb, O.batch);
@@ -597,10 +597,10 @@ run_park(void)
     print_rss(rss0, rss1, O.n);
     pub_connect(&pb);
     cpu_ticks(cpu0);
-    t0 = poll_now_us();
+    t0 = sb_mono_us();
     publish(&pb, 1);
     deadline = t0 + WAIT_S * 1000000LL;
-    while (P.finished + P.errors < P.n && poll_now_us() < deadline)
+    while (P.finished + P.errors < P.n && sb_mono_us() < deadline)
         ploop_turn(&L, 10);
     cpu_ticks(cpu1);
     for (int i = 0; i < P.n; i++)
@@ -640,16 +640,16 @@ run_rate(void)
     pub_connect(&pb);
     cpu_ticks(cpu0);
     pthread_create(&pb.thread, NULL, publisher_main, &pb);
-    deadline = poll_now_us() + (int64_t)((O.seconds + DRAIN_S) * 1e6);
+    deadline = sb_mono_us() + (int64_t)((O.seconds + DRAIN_S) * 1e6);
     for (;;) {
         long before = P.events;
 
         ploop_turn(&L, 10);
         if (P.events != before)
-            last = poll_now_us();
+            last = sb_mono_us();
         expected = pb.events * P.n;
         if ((atomic_load(&pb.done) && P.events >= expected) ||
-            poll_now_us() > deadline)
+            sb_mono_us() > deadline)
             break;
     }
     pthread_join(pb.thread, NULL);
@@ -702,7 +702,7 @@ rest_request(struct pconn *c, struct fcgi_buf *out)
     if (R.stop)
         return false;
     channel_name(ch, sizeof(ch), x->chan);
-    x->start_us = poll_now_us();
+    x->start_us = sb_mono_us();
     if (R.history) {
         long top = R.seq_max[x->chan] - O.limit;
         long after = top > 0 ? random() % (top + 1) : 0;
@@ -735,7 +735,7 @@ rest_response(struct pconn *c, const struct presp *r)
     struct rester *x = c->arg;
     long long seq;
 
-    sample_add(&R.lat, poll_now_us() - x->start_us);
+    sample_add(&R.lat, sb_mono_us() - x->start_us);
     R.done++;
     if (r->status != (R.history ? 200 : 201)) {
         if (R.errors++ < 5)
@@ -754,7 +754,7 @@ static const struct pconn_ops rest_ops = {rest_request, rest_response};
 static void
 rest_phase(const char *label, struct pconn *cs, long long *cpu)
 {
-    int64_t start = poll_now_us(), end = start + (int64_t)(O.seconds * 1e6);
+    int64_t start = sb_mono_us(), end = start + (int64_t)(O.seconds * 1e6);
     int64_t deadline = end + DRAIN_S * 1000000LL;
     long busy;
     double secs;
@@ -767,12 +767,12 @@ rest_phase(const char *label, struct pconn *cs, long long *cpu)
         pconn_kick(&L, &cs[i]);
     do {
         ploop_turn(&L, 10);
-        R.stop = poll_now_us() >= end;
+        R.stop = sb_mono_us() >= end;
         busy = 0;
         for (int i = 0; i < O.n; i++)
             busy += cs[i].busy;
-    } while ((!R.stop || busy > 0) && poll_now_us() < deadline);
-    secs = (double)(poll_now_us() - start) / 1e6;
+    } while ((!R.stop || busy > 0) && sb_mono_us() < deadline);
+    secs = (double)(sb_mono_us() - start) / 1e6;
     cpu_ticks(cpu + PIDS_MAX);
     qsort(R.lat.v, R.lat.n, sizeof(*R.lat.v), cmp_i32);
     printf("%-22s %5d %8ld %7ld %8.2f %9.0f %8.2f %8.2f %8.2f %8.2f\n", label,

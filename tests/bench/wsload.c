@@ -63,15 +63,6 @@ struct wl_target_conf wl_targets[WL_NTARGETS] = {{.name = "wsd"},
 
 /* --- time, I/O, histogram --- */
 
-int64_t
-wl_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Exactly len bytes: read into rb, or, when rb is NULL, write wb. -1 on an
  * error or end of file. */
 static int
@@ -941,9 +932,9 @@ flow(enum wl_target t, int64_t subs, int64_t count, double rate,
     open_subs(t, subs, 0, 1, prefix, &o);
     sleep_us(SETTLE_US);
     sample(t, &s0, &p0, &l0);
-    int64_t t0 = wl_now_us();
+    int64_t t0 = sb_mono_us();
     publish_wait(t, &o, prefix, count, rate, d);
-    wall = (double)(wl_now_us() - t0) / 1e6;
+    wall = (double)(sb_mono_us() - t0) / 1e6;
     sample(t, &s1, &p1, &l1);
     r->subs = o.ok;
     r->publishes = d->pub.ok;

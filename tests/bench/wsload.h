@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
+
 /* Sockets per load process: under 20,000 descriptors with room for the
  * epoll descriptor, the control socket and stdio. */
 #define WL_CONNS_MAX 19900
@@ -103,7 +105,6 @@ struct wl_report {
 /* The load process's main loop over control socket ctl; never returns. */
 void wl_worker_run(int ctl, int index) __attribute__((noreturn));
 
-int64_t wl_now_us(void);
 /* Write or read exactly len bytes; -1 on error or end of file. */
 int wl_write_all(int fd, const void *p, size_t len);
 int wl_read_all(int fd, void *p, size_t len);

@@ -291,7 +291,7 @@ opened(struct conn *c)
         return;
     W.open.ok++;
     W.open.pending--;
-    W.open.t_end = wl_now_us();
+    W.open.t_end = sb_mono_us();
     open_check_done();
 }
 
@@ -512,7 +512,7 @@ deliveries(const uint8_t *m, size_t len)
 {
     const uint8_t *end = m + len;
     const uint8_t *p = m;
-    int64_t now = wl_now_us();
+    int64_t now = sb_mono_us();
     int64_t found = 0;
 
     while ((p = memmem(p, (size_t)(end - p), "\"t\":", 4)) != NULL) {
@@ -786,7 +786,7 @@ open_pump(void)
         }
         o->pending++;
     }
-    if (o->active && wl_now_us() > o->deadline) {
+    if (o->active && sb_mono_us() > o->deadline) {
         note_error("set-up", "timed out", 9);
         o->failed = o->cmd.count - o->ok;
     }
@@ -800,7 +800,7 @@ open_begin(const struct wl_cmd *cmd)
     W.rep.error[0] = '\0';
     W.open.cmd = *cmd;
     W.open.active = true;
-    W.open.t_begin = wl_now_us();
+    W.open.t_begin = sb_mono_us();
     W.open.deadline = W.open.t_begin + OPEN_TIMEOUT;
     open_pump();
 }
@@ -815,7 +815,7 @@ publish_one(struct conn *c)
     int64_t n = p->sent;
     int bl = snprintf(body, sizeof(body),
                       "{\"t\":%lld,\"n\":%lld,\"text\":\"bench\"}",
-                      (long long)wl_now_us(), (long long)n);
+                      (long long)sb_mono_us(), (long long)n);
     int len;
 
     p->sent++;
@@ -880,7 +880,7 @@ static void
 pub_pump(void)
 {
     struct pub_task *p = &W.pub;
-    int64_t now = wl_now_us();
+    int64_t now = sb_mono_us();
     int64_t limit = p->cmd.count > 0 ? p->cmd.count : INT64_MAX;
 
     if (!p->sending)
@@ -926,7 +926,7 @@ pub_ready(struct conn *c)
 
     if (++p->nready < p->nconns)
         return;
-    p->t_begin = wl_now_us();
+    p->t_begin = sb_mono_us();
     p->sending = true;
     pub_pump();
 }
@@ -944,7 +944,7 @@ pub_answer(struct conn *c, bool ok, bool dup, const uint8_t *m, size_t len)
         p->failed++;
         note_error("publish", (const char *)m, len);
     }
-    p->t_last = wl_now_us();
+    p->t_last = sb_mono_us();
     pub_pump();
     pub_check_done();
 }
@@ -962,7 +962,7 @@ pub_conn_gone(struct conn *c)
     c->inflight = 0;
     if (c->state != ST_OPEN) { /* never ready: give up on it */
         if (++p->nready >= p->nconns && !p->sending && p->t_begin == 0) {
-            p->t_begin = wl_now_us();
+            p->t_begin = sb_mono_us();
             p->sending = true;
         }
     }
@@ -987,7 +987,7 @@ pub_begin(const struct wl_cmd *cmd)
             p->nready++;
         }
     }
-    p->deadline = wl_now_us() + OPEN_TIMEOUT;
+    p->deadline = sb_mono_us() + OPEN_TIMEOUT;
 }
 
 static void
@@ -998,11 +998,11 @@ pub_tick(void)
     if (!p->active)
         return;
     if (!p->sending && p->t_begin == 0 && p->nready >= p->nconns) {
-        p->t_begin = wl_now_us();
+        p->t_begin = sb_mono_us();
         p->sending = true;
     }
     pub_pump();
-    if (p->active && wl_now_us() > p->deadline) {
+    if (p->active && sb_mono_us() > p->deadline) {
         note_error("publish", "answers timed out", 17);
         p->sending = false;
         p->failed = p->sent - p->acked;
@@ -1016,7 +1016,7 @@ static void
 wait_check(void)
 {
     if (!W.waiting ||
-        (W.rep.received < W.wait_expect && wl_now_us() < W.wait_deadline))
+        (W.rep.received < W.wait_expect && sb_mono_us() < W.wait_deadline))
         return;
     W.waiting = false;
     send_report(WL_OP_WAIT, &W.rep);
@@ -1053,7 +1053,7 @@ command(void)
     case WL_OP_WAIT:
         W.waiting = true;
         W.wait_expect = cmd.expect;
-        W.wait_deadline = wl_now_us() + (int64_t)(cmd.seconds * 1e6);
+        W.wait_deadline = sb_mono_us() + (int64_t)(cmd.seconds * 1e6);
         wait_check();
         break;
     case WL_OP_PUBLISH:
@@ -1084,7 +1084,7 @@ wl_worker_run(int ctl, int index)
     signal(SIGPIPE, SIG_IGN);
     W.ctl = ctl;
     W.index = index;
-    W.rng = (uint64_t)wl_now_us() * 2654435761u ^ (uint64_t)getpid() << 32;
+    W.rng = (uint64_t)sb_mono_us() * 2654435761u ^ (uint64_t)getpid() << 32;
     W.rng |= 1;
     W.id_hi = rnd();
     W.conns = sb_calloc(WL_CONNS_MAX, sizeof(*W.conns));

@@ -41,6 +41,7 @@
 #include <libpq-fe.h>
 #include <uuid/uuid.h>
 
+#include "clock.h"
 #include "doorbell.h"
 #include "pg.h"
 #include "xalloc.h"
@@ -127,10 +128,7 @@ static struct {
 static double
 now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)sb_mono_us() / 1e6;
 }
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
