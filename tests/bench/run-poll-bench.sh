@@ -193,8 +193,12 @@ run() {
     echo
     echo "== $label"
     echo "command: pollload $*" | sed "s|$load|pollload|"
-    "$load" "$@" | tee "$base/$out"
+    if ! "$load" "$@" >"$base/$out"; then
+        failed=yes
+    fi
+    cat "$base/$out"
 }
+failed=no
 
 # shellcheck disable=SC2086 # the -p lists are meant to split
 run "a. $PARKED parked long-polls, switchboard-fcgi behind lighttpd" park-sb \
@@ -221,6 +225,10 @@ run "c. REST through lighttpd" rest-sb \
 
 # --- ratios ----------------------------------------------------------------------
 
+if [ $failed = yes ]; then
+    echo "run-poll-bench: a case failed; no ratios" >&2
+    exit 1
+fi
 [ -n "$nchan" ] || exit 0
 # field FILE PATTERN N: field N of the first line matching PATTERN.
 field() {

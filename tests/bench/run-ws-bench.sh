@@ -29,7 +29,9 @@
 # SB_WS_BENCH_KEEP=1 (keep the directory and
 # the servers' logs), SB_WS_BENCH_PERF=FILE (record a perf profile of the
 # wsd processes during each scenario into FILE.<letter>, sampling at
-# SB_WS_BENCH_PERF_FREQ per second, default 499), SB_WS_BENCH_WSD_OPTIONS
+# SB_WS_BENCH_PERF_FREQ per second, default 499, call chains by
+# SB_WS_BENCH_PERF_CALLGRAPH, default fp; dwarf,16384 reaches through
+# libraries built without frame pointers), SB_WS_BENCH_WSD_OPTIONS
 # (more wsd options, "name = value; name = value").
 set -eu
 
@@ -255,7 +257,7 @@ else
     where="on a port each (a second one on the same port: $wsd_refusal), connections spread by wsload"
 fi
 echo "wsd: $WSD_PROCS processes $where, libwebsockets $(version libwebsockets17)," \
-    "options: publish_rate=100000 publish_burst=100000, the rest default"
+    "options: publish_rate=100000 publish_burst=100000${SB_WS_BENCH_WSD_OPTIONS:+; $SB_WS_BENCH_WSD_OPTIONS}, the rest default"
 echo "nginx: $(nginx_version), libnginx-mod-nchan $(version libnginx-mod-nchan)," \
     "$NCHAN_WORKERS workers (reuseport), subscribers signed with secure_link"
 echo "run: $cmdline"
@@ -275,7 +277,7 @@ for s in ${SB_WS_BENCH_SCENARIOS:-a b c d e}; do
     first=no
     perf_pid=
     if [ -n "${SB_WS_BENCH_PERF:-}" ]; then
-        perf record -F "${SB_WS_BENCH_PERF_FREQ:-499}" ${SB_WS_BENCH_PERF_CALLGRAPH:+--call-graph "$SB_WS_BENCH_PERF_CALLGRAPH"} -g -o "$SB_WS_BENCH_PERF.$s" -p "$wsd_pids" >"$base/perf.out" 2>&1 &
+        perf record -F "${SB_WS_BENCH_PERF_FREQ:-499}" --call-graph "${SB_WS_BENCH_PERF_CALLGRAPH:-fp}" -o "$SB_WS_BENCH_PERF.$s" -p "$wsd_pids" >"$base/perf.out" 2>&1 &
         perf_pid=$!
         echo "$perf_pid" >"$base/pids/perf.pid"
     fi

@@ -6,7 +6,7 @@
  *   wsload [--wsd HOST:PORT[,PORT...] --wsd-pids PID,... --pg-pid PID
  *           --wsd-token-file FILE --wsd-pub-token-file FILE]
  *          [--nchan HOST:PORT --nchan-pid PID --nchan-auth QUERY]
- *          [--procs N] [--scenarios abcde] [--quick] [sizes...]
+ *          [--procs N] [--scenarios abcde] [--quick] [size options below]
  *
  * Scenarios (each for every target given):
  *   a  memory per idle connection: RSS and PSS of the server processes
@@ -14,7 +14,9 @@
  *      subscribed to one of 100 channels;
  *   b  connection set-up rate with token auth: --setup connections (10000)
  *      opened as fast as the server takes them (64 handshakes in flight per
- *      load process), from TCP connect until subscribed;
+ *      load process), from TCP connect until subscribed; wsd twice: the
+ *      channel in the upgrade request (?subscribe=), then a subscribe op
+ *      after auth.ok (row wsd/op);
  *   c  fan-out: --fanout subscribers (1000,10000) on one channel, and one
  *      publisher sending --deliveries / subscribers publishes (1000000 in
  *      all) as fast as the server acknowledges them (64 in flight on wsd,
@@ -607,11 +609,12 @@ span_add(int64_t *begin, int64_t *end, const struct wl_report *r)
         *end = r->t_end;
 }
 
-/* total more subscribers on channels <prefix>-0..channels-1, numbered
- * from base on. */
 /* wsd subscribers send a subscribe op rather than naming their channel
  * in the upgrade request (scenario b's second wsd row). */
 static bool open_by_message;
+
+/* total more subscribers on channels <prefix>-0..channels-1, numbered
+ * from base on. */
 
 static void
 open_subs(enum wl_target t, int64_t total, int64_t base, int channels,
@@ -888,7 +891,7 @@ scenario_setup(void)
         if (t == WL_WSD) {
             open_by_message = true;
             names[n] = "wsd/op";
-                setup_target(t, &r[n++]);
+            setup_target(t, &r[n++]);
             open_by_message = false;
         }
     }

@@ -91,15 +91,45 @@ class OpenSubscribeTest(WsdTestCase):
         self.assertEqual(subscribed_in_order(c), [good])
         self.assertTrue(await c.alive())
 
+    @bounded(15)
+    async def test_empty_rewound_and_repeated_entries(self):
+        """An empty entry is an invalid channel; a since beyond the channel
+        is answered as for a subscribe op (rewound); an entry repeated
+        replaces its subscription, as a repeated subscribe op does; an empty
+        parameter subscribes nothing."""
+        a, b = self.chan(tag="-a"), self.chan(tag="-b")
+        await seed(b, 6)
+        c = await self.open_with([a, "", b + "@99", a + "@0"])
+        err = await c.expect("error")
+        self.assertEqual(err["code"], "invalid_channel", err)
+        sb = await c.expect("subscribed", channel=b)
+        self.assertEqual((sb["recovered"], sb.get("reason"), sb["last_seq"]),
+                         (False, "rewound", 6), sb)
+        # The repeat replaces the first before either is answered, so one
+        # subscribed (the repeat's) may be all that comes.
+        await c.expect("subscribed", channel=a)
+        ack = await c.publish(b)
+        await c.wait_seq(b, ack["seq"])
+        self.assertEqual(c.seqs(b), [7], "nothing replayed after a rewound since")
+        ack = await c.publish(a)
+        await c.wait_seq(a, ack["seq"])
+        self.assertEqual(c.seqs(a), [1], "one subscription of a, not two")
+        e = await self.connect(make_token("alice", "user", ("chat:*",)), how="header",
+                               query={"subscribe": ""})
+        self.assertEqual(e.auth_ok["op"], "auth.ok")
+        await asyncio.sleep(0.3)
+        self.assertEqual(subscribed_in_order(e), [])
+        self.assertEqual([m for m in e.msgs if m.get("op") == "error"], [])
+
     @bounded(30)
     async def test_limit(self):
         c0 = await self.user()
         limit = c0.hello["limits"]["max_subscriptions"]
         chans = [self.chan(tag="-%d" % i) for i in range(limit + 2)]
         c = await self.open_with(chans)
-        err = await c.expect("error")
-        self.assertEqual(err["code"], "invalid_parameter", err)
-        await c.expect("error")
+        errs = [await c.expect("error"), await c.expect("error")]
+        self.assertEqual({e["code"] for e in errs}, {"invalid_parameter"}, errs)
+        self.assertEqual(sorted(e.get("channel") for e in errs), sorted(chans[limit:]))
         await c.wait_until(lambda: len(subscribed_in_order(c)) == limit, what="subscriptions")
         self.assertEqual(sorted(subscribed_in_order(c)), sorted(chans[:limit]))
 
@@ -137,6 +167,9 @@ class OpenSubscribeTest(WsdTestCase):
                 s = await c.expect("subscribed", channel=ch)
                 joined.append((c, s, have if len(joined) % 2 else None))
         await asyncio.gather(publish(), join())
+        starts = [since if since is not None else s["last_seq"] for _, s, since in joined]
+        self.assertTrue(any(0 < x < n for x in starts),
+                        "nobody joined while the channel was being published to: %s" % starts)
         for c, s, since in joined:
             await c.wait_seq(ch, n)
             first = (since if since is not None else s["last_seq"]) + 1
