@@ -76,7 +76,7 @@ static void
 send_hello(struct wsd_conn *c, const char *auth)
 {
     const struct wsd_config *k = &wsd_srv.conf;
-    char text[1024];
+    char text[1024 + 6 * 128]; /* a node_id of 128 bytes, escaped */
     int n = snprintf(
         text, sizeof(text),
         "{\"op\":\"hello\",\"protocol\":\"switchboard.v1\",\"node\":%s,"
@@ -118,20 +118,24 @@ static void
 send_ok(struct wsd_conn *c, const json_t *ref)
 {
     const struct sb_token *t = c->token;
+    const char *sender = sb_token_sender(t);
     char sub[2 * SB_SUBJECT_MAX + 1];
-    char text[3 * SB_SUBJECT_MAX + 1024];
+    char esc_sender[2 * (SB_SUBJECT_MAX + 8) + 1];
+    char text[5 * SB_SUBJECT_MAX + 1024];
     char *r = ref != NULL ? json_dumps(ref, JSON_ENCODE_ANY) : NULL;
     struct wsd_buf *b;
     int n;
 
-    SB_ASSERT(strlen(t->sub) <= SB_SUBJECT_MAX);
+    SB_ASSERT(strlen(t->sub) <= SB_SUBJECT_MAX &&
+              strlen(sender) <= SB_SUBJECT_MAX + 8);
     json_inner(sub, t->sub);
+    json_inner(esc_sender, sender);
     n = snprintf(text, sizeof(text),
                  "{\"op\":\"auth.ok\",%s%s%s\"sub\":\"%s\",\"role\":\"%s\","
-                 "\"sender\":\"%s:%s\",\"exp\":%lld}",
+                 "\"sender\":\"%s\",\"exp\":%lld}",
                  r != NULL ? "\"ref\":" : "", r != NULL ? r : "",
-                 r != NULL ? "," : "", sub, sb_role_name(t->role),
-                 sb_role_name(t->role), sub, (long long)t->exp);
+                 r != NULL ? "," : "", sub, sb_role_name(t->role), esc_sender,
+                 (long long)t->exp);
     free(r);
     SB_ASSERT(n > 0 && (size_t)n < sizeof(text));
     b = wsd_buf_from_text(text, (size_t)n);

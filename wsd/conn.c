@@ -44,18 +44,12 @@ unlink_conn(struct wsd_conn *c)
     wsd_srv.nconns--;
 }
 
-static int64_t
-now_ms(void)
-{
-    return wsd_mono_us() / 1000;
-}
-
 static void
 ping_cb(struct wsd_deadline *d)
 {
     struct wsd_conn *c = lws_container_of(d, struct wsd_conn, ping_due);
     const struct wsd_config *k = &wsd_srv.conf;
-    int64_t silent = now_ms() - c->rx_ms;
+    int64_t silent = sb_mono_ms() - c->rx_ms;
     int64_t next = k->ws_ping_interval_ms - silent;
 
     if (!wsd_conn_alive(c))
@@ -88,7 +82,7 @@ wsd_conn_new(struct lws *wsi)
     lws_get_peer_simple(wsi, c->remote, sizeof(c->remote));
     c->bucket = (double)wsd_srv.conf.publish_burst;
     c->bucket_us = wsd_mono_us();
-    c->rx_ms = now_ms();
+    c->rx_ms = sb_mono_ms();
     wsd_deadline_set(&c->ping_due, wsd_srv.conf.ws_ping_interval_ms, ping_cb);
     link_conn(c);
     return c;
@@ -228,13 +222,13 @@ append(struct wsd_conn *c, const void *in, size_t len)
 void
 wsd_conn_handle_pong(struct wsd_conn *c)
 {
-    c->rx_ms = now_ms();
+    c->rx_ms = sb_mono_ms();
 }
 
 int
 wsd_conn_handle_receive(struct wsd_conn *c, const void *in, size_t len)
 {
-    c->rx_ms = now_ms();
+    c->rx_ms = sb_mono_ms();
     if (!wsd_conn_alive(c))
         return 0;
     if (lws_frame_is_binary(c->wsi))

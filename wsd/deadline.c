@@ -8,7 +8,6 @@
 #include "deadline.h"
 #include "server.h"
 #include "wsd.h"
-#include "xalloc.h"
 
 /* 1,024 ticks of 100 ms: one turn is about 100 s, beyond the auth timeout,
  * ping interval and grace defaults; a token's expiry an hour out is looked
@@ -23,12 +22,6 @@ static bool ticking;
 /* The next deadline the running sweep looks at; a callback that disarms
  * it moves this on. */
 static struct wsd_deadline *sweep_next;
-
-static int64_t
-now_ms(void)
-{
-    return wsd_mono_us() / 1000;
-}
 
 static struct wsd_deadline **
 slot_of(int64_t due_ms)
@@ -97,7 +90,7 @@ schedule_tick(void)
 static void
 tick_cb(lws_sorted_usec_list_t *sul)
 {
-    int64_t now = now_ms();
+    int64_t now = sb_mono_ms();
     /* Only a slot whose whole tick has passed: all it holds for this turn
      * is due. */
     int64_t last = now / DEADLINE_TICK_MS - 1;
@@ -117,7 +110,7 @@ tick_cb(lws_sorted_usec_list_t *sul)
 void
 wsd_deadline_set(struct wsd_deadline *d, int64_t ms, wsd_deadline_fn fn)
 {
-    int64_t now = now_ms();
+    int64_t now = sb_mono_ms();
 
     if (d->armed)
         unlink_out(d);

@@ -15,7 +15,6 @@
 #include <sys/socket.h>
 
 #include "flush.h"
-#include "log.h"
 #include "metrics.h"
 #include "sub.h"
 #include "wsd.h"

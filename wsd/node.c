@@ -199,11 +199,17 @@ wsd_node_presence_leave(struct wsd_conn *c, const char *channel)
 
 /* --- audit --- */
 
+static void audit_write(bool all);
+
+/* A statement came back: records held back by AUDIT_INFLIGHT_MAX go on
+ * (all of them once the node is stopping, so shutdown waits for them). */
 static void
 audit_done(PGresult *res, const struct sb_error *err, void *arg)
 {
     audit_inflight--;
     logged(res, err, arg);
+    if (audit_rows != NULL && json_array_size(audit_rows) > 0)
+        audit_write(wsd_srv.phase != WSD_RUNNING);
 }
 
 /* Rows [from, from + n) of audit_rows as one statement. */

@@ -2,8 +2,8 @@
  * node.h: this process as a node in switchboard.nodes: the heartbeat with
  * its counts (and prune_nodes, so crashed nodes' presence disappears),
  * presence rows of its connections (for the namespaces the database says
- * keep presence), the audit trail of connections (batched: one query per
- * second however many connects), and node_gone at shutdown.
+ * keep presence), the audit trail of connections (batched: a statement per
+ * 250 records as soon as they wait, the rest within a second), and node_gone at shutdown.
  */
 #ifndef WSD_NODE_H
 #define WSD_NODE_H

@@ -1,8 +1,10 @@
 /*
  * publish.h: the publish and signal ops. Publishes are validated here
- * (lib/envelope.c), checked against the token, and group-committed: they
- * gather for commit_window or until commit_batch of them wait, then go to
- * the database in one switchboard.publish_batch() call, and each is
+ * (lib/envelope.c), checked against the token, and group-committed: one
+ * batch is in flight at a time, and what gathers meanwhile (up to
+ * commit_batch) goes as the next switchboard.publish_batch_audited() call
+ * the moment it commits; a publish reaching an idle writer goes when the
+ * loop turn ends (or after commit_window when one is set). Each is
  * acknowledged with its seq after the commit. Signals go one by one to
  * switchboard.signal(), in order, on the same connection. Both count
  * against the connection's token bucket (publish_rate, publish_burst).

@@ -29,7 +29,7 @@
  * this size that conn.c joins. */
 #define RX_BUFFER_SIZE 512
 /* Bytes lws hands to one send() (without it, lws takes the receive buffer
- * size): a whole "events" frame (conn.c's BATCH_MAX_BYTES) and most single
+ * size): a whole "events" frame (flush.c's BATCH_MAX_BYTES) and most single
  * events in one call; what the socket does not take lws keeps and sends
  * when it is writable again. */
 #define TX_PACKET_SIZE 262144
@@ -42,7 +42,7 @@ struct wsd_pss {
 };
 
 /* All zero: lws arms no ping or hang-up timer of its own per connection
- * (conn.c keeps ws_ping_interval and ws_idle_timeout on its wheel). */
+ * (conn.c keeps ws_ping_interval and ws_idle_timeout on deadline.c's wheel). */
 static const lws_retry_bo_t retry_policy;
 /* The event loop: libev (epoll), given to lws as a foreign loop so that
  * wsd runs and stops it itself. lws's own poll() loop walks every
