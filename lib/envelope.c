@@ -17,104 +17,13 @@
 
 #include "channel.h"
 #include "limits.h"
+#include "strbuf.h"
 #include "xalloc.h"
-
-/* --- string builder --- */
-
-struct sbuf {
-    char *p;
-    size_t len;
-    size_t cap;
-};
-
-static void
-sbuf_init(struct sbuf *b, size_t cap)
-{
-    b->p = sb_malloc(cap + 1);
-    b->len = 0;
-    b->cap = cap;
-    b->p[0] = '\0';
-}
-
-static void
-sbuf_put(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2;
-        b->p = sb_realloc(b->p, b->cap + 1);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void
-sbuf_puts(struct sbuf *b, const char *s)
-{
-    sbuf_put(b, s, strlen(s));
-}
-
-static void
-sbuf_putc(struct sbuf *b, char c)
-{
-    sbuf_put(b, &c, 1);
-}
-
-/* --- escaping, as PostgreSQL's to_json(text) does it --- */
-
-/* The escape for byte c, or NULL when c prints as itself. PostgreSQL
- * escapes '"', '\\' and control characters only ("/" and non-ASCII print
- * as they are), with lower-case hex in \u00XX. */
-static const char *
-escape_for(unsigned char c, char tmp[8])
-{
-    switch (c) {
-    case '"':
-        return "\\\"";
-    case '\\':
-        return "\\\\";
-    case '\b':
-        return "\\b";
-    case '\f':
-        return "\\f";
-    case '\n':
-        return "\\n";
-    case '\r':
-        return "\\r";
-    case '\t':
-        return "\\t";
-    default:
-        if (c >= 0x20)
-            return NULL;
-        snprintf(tmp, 8, "\\u%04x", c);
-        return tmp;
-    }
-}
-
-static void
-put_quoted(struct sbuf *b, const char *s, size_t n)
-{
-    char tmp[8];
-    const char *esc;
-    size_t i, run = 0;
-
-    sbuf_putc(b, '"');
-    for (i = 0; i < n; i++) {
-        esc = escape_for((unsigned char)s[i], tmp);
-        if (esc == NULL)
-            continue;
-        sbuf_put(b, s + run, i - run);
-        sbuf_puts(b, esc);
-        run = i + 1;
-    }
-    sbuf_put(b, s + run, n - run);
-    sbuf_putc(b, '"');
-}
 
 /* --- data: validate and serialize in one walk --- */
 
 struct walk {
-    struct sbuf *out;
+    struct sb_strbuf *out;
     size_t max; /* SIZE_MAX when trusted */
     bool check; /* depth and U+0000 rules apply */
     struct sb_error *err;
@@ -138,7 +47,7 @@ put_string(struct walk *w, const char *s, size_t n)
     if (w->check && memchr(s, '\0', n) != NULL)
         return sb_error_set(w->err, SB_E_INVALID_DATA,
                             "invalid data: contains \\u0000");
-    put_quoted(w->out, s, n);
+    sb_strbuf_quote(w->out, s, n);
     return SB_OK;
 }
 
@@ -149,19 +58,19 @@ put_object(struct walk *w, json_t *obj, int depth)
     json_t *val;
     bool first = true;
 
-    sbuf_putc(w->out, '{');
+    sb_strbuf_putc(w->out, '{');
     json_object_foreach(obj, key, val)
     {
         if (!first)
-            sbuf_putc(w->out, ',');
+            sb_strbuf_putc(w->out, ',');
         first = false;
         if (put_string(w, key, key_len(key)) != SB_OK)
             return SB_ERR;
-        sbuf_putc(w->out, ':');
+        sb_strbuf_putc(w->out, ':');
         if (put_value(w, val, depth) != SB_OK)
             return SB_ERR;
     }
-    sbuf_putc(w->out, '}');
+    sb_strbuf_putc(w->out, '}');
     return SB_OK;
 }
 
@@ -171,15 +80,15 @@ put_array(struct walk *w, json_t *arr, int depth)
     size_t i;
     json_t *val;
 
-    sbuf_putc(w->out, '[');
+    sb_strbuf_putc(w->out, '[');
     json_array_foreach(arr, i, val)
     {
         if (i > 0)
-            sbuf_putc(w->out, ',');
+            sb_strbuf_putc(w->out, ',');
         if (put_value(w, val, depth) != SB_OK)
             return SB_ERR;
     }
-    sbuf_putc(w->out, ']');
+    sb_strbuf_putc(w->out, ']');
     return SB_OK;
 }
 
@@ -187,7 +96,7 @@ put_array(struct walk *w, json_t *arr, int depth)
  * dump always prints 17 digits, turning 0.1 into 0.10000000000000001).
  * The daemons run in the C locale, so the decimal point is '.'. */
 static void
-put_real(struct sbuf *b, double d)
+put_real(struct sb_strbuf *b, double d)
 {
     char tmp[40];
     int prec;
@@ -201,11 +110,11 @@ put_real(struct sbuf *b, double d)
         snprintf(tmp, sizeof(tmp), "%.17g", d);
     if (strpbrk(tmp, ".e") == NULL)
         strcat(tmp, ".0"); /* stays a real, as jansson prints it */
-    sbuf_puts(b, tmp);
+    sb_strbuf_puts(b, tmp);
 }
 
 static void
-put_scalar(struct sbuf *b, json_t *v)
+put_scalar(struct sb_strbuf *b, json_t *v)
 {
     char tmp[24];
 
@@ -213,19 +122,19 @@ put_scalar(struct sbuf *b, json_t *v)
     case JSON_INTEGER:
         snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT,
                  json_integer_value(v));
-        sbuf_puts(b, tmp);
+        sb_strbuf_puts(b, tmp);
         break;
     case JSON_REAL:
         put_real(b, json_real_value(v));
         break;
     case JSON_TRUE:
-        sbuf_puts(b, "true");
+        sb_strbuf_puts(b, "true");
         break;
     case JSON_FALSE:
-        sbuf_puts(b, "false");
+        sb_strbuf_puts(b, "false");
         break;
     default:
-        sbuf_puts(b, "null");
+        sb_strbuf_puts(b, "null");
         break;
     }
 }
@@ -330,7 +239,7 @@ int
 sb_data_check(json_t *data, const char *type, size_t max_data_bytes,
               char **text, size_t *text_len, struct sb_error *err)
 {
-    struct sbuf b;
+    struct sb_strbuf b = {NULL, 0, 0};
     struct walk w = {&b, data_max(max_data_bytes), true, err};
     int rc = SB_ERR;
 
@@ -339,7 +248,7 @@ sb_data_check(json_t *data, const char *type, size_t max_data_bytes,
     if (!json_is_object(data))
         return sb_error_set(err, SB_E_INVALID_DATA,
                             "invalid data: not a JSON object");
-    sbuf_init(&b, 256);
+    sb_strbuf_reserve(&b, 256);
     if (put_value(&w, data, 0) != SB_OK)
         goto out;
     if (type != NULL && strcmp(type, "log") == 0 &&
@@ -349,11 +258,11 @@ sb_data_check(json_t *data, const char *type, size_t max_data_bytes,
     if (text_len != NULL)
         *text_len = b.len;
     if (text != NULL) {
-        *text = b.p;
-        b.p = NULL;
+        *text = b.data;
+        b.data = NULL;
     }
 out:
-    free(b.p);
+    free(b.data);
     return rc;
 }
 
@@ -800,14 +709,14 @@ sb_time_format(int64_t time_us, char out[SB_TIME_TEXT_SIZE])
 }
 
 static void
-put_field(struct sbuf *b, const char *key, const char *value)
+put_field(struct sb_strbuf *b, const char *key, const char *value)
 {
-    sbuf_puts(b, key);
-    put_quoted(b, value, strlen(value));
+    sb_strbuf_puts(b, key);
+    sb_strbuf_quote(b, value, strlen(value));
 }
 
 static void
-put_data(struct sbuf *b, const struct sb_envelope *env)
+put_data(struct sb_strbuf *b, const struct sb_envelope *env)
 {
     struct walk w = {b, SIZE_MAX, false, NULL};
     int rc = SB_OK;
@@ -815,35 +724,35 @@ put_data(struct sbuf *b, const struct sb_envelope *env)
     if (env->data_json != NULL)
         rc = put_value(&w, env->data_json, 0);
     else
-        sbuf_put(b, env->data, env->data_len);
+        sb_strbuf_put(b, env->data, env->data_len);
     SB_ASSERT(rc == SB_OK); /* an unchecked walk cannot fail */
 }
 
 char *
 sb_event_encode(const struct sb_envelope *env, size_t *len)
 {
-    struct sbuf b;
+    struct sb_strbuf b = {NULL, 0, 0};
     char tmp[SB_TIME_TEXT_SIZE];
 
     SB_ASSERT(env->channel && env->id && env->type && env->sender);
     SB_ASSERT(env->data_json != NULL || env->data != NULL);
-    sbuf_init(&b, 160 + strlen(env->channel) + strlen(env->sender) +
+    sb_strbuf_reserve(&b, 160 + strlen(env->channel) + strlen(env->sender) +
                       strlen(env->type) + env->data_len);
     put_field(&b, "{\"channel\":", env->channel);
     if (env->seq < 0) {
-        sbuf_puts(&b, ",\"seq\":null");
+        sb_strbuf_puts(&b, ",\"seq\":null");
     } else {
         snprintf(tmp, sizeof(tmp), ",\"seq\":%" PRId64, env->seq);
-        sbuf_puts(&b, tmp);
+        sb_strbuf_puts(&b, tmp);
     }
     put_field(&b, ",\"id\":", env->id);
     put_field(&b, ",\"type\":", env->type);
     put_field(&b, ",\"sender\":", env->sender);
     put_field(&b, ",\"time\":", sb_time_format(env->time_us, tmp));
-    sbuf_puts(&b, ",\"data\":");
+    sb_strbuf_puts(&b, ",\"data\":");
     put_data(&b, env);
-    sbuf_putc(&b, '}');
+    sb_strbuf_putc(&b, '}');
     if (len != NULL)
         *len = b.len;
-    return b.p;
+    return b.data;
 }

@@ -91,26 +91,9 @@ send_hello(struct wsd_conn *c, const char *auth)
         k->publish_rate, k->publish_burst, SB_HISTORY_MAX, SB_BATCH_MAX,
         k->auth_timeout_ms / 1000, k->token_grace_ms / 1000,
         k->send_queue_max);
-    struct wsd_buf *b;
 
     SB_ASSERT(n > 0 && (size_t)n < sizeof(text));
-    b = wsd_buf_from_text(text, (size_t)n);
-    wsd_conn_send(c, b, false);
-    wsd_buf_unref(b);
-}
-
-/* s as the inside of a JSON string. A token's sub has no control
- * characters (sb_token_verify refuses them), so only '"' and '\\' need
- * escaping; out has room for twice strlen(s) + 1. */
-static void
-json_inner(char *out, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s == '"' || *s == '\\')
-            *out++ = '\\';
-        *out++ = *s;
-    }
-    *out = '\0';
+    wsd_conn_send_text(c, text, (size_t)n);
 }
 
 /* Printed rather than built as a JSON tree, like the hello. */
@@ -119,28 +102,20 @@ send_ok(struct wsd_conn *c, const json_t *ref)
 {
     const struct sb_token *t = c->token;
     const char *sender = sb_token_sender(t);
-    char sub[2 * SB_SUBJECT_MAX + 1];
-    char esc_sender[2 * (SB_SUBJECT_MAX + 8) + 1];
-    char text[5 * SB_SUBJECT_MAX + 1024];
-    char *r = ref != NULL ? json_dumps(ref, JSON_ENCODE_ANY) : NULL;
-    struct wsd_buf *b;
-    int n;
+    struct sb_strbuf b = {NULL, 0, 0};
 
-    SB_ASSERT(strlen(t->sub) <= SB_SUBJECT_MAX &&
-              strlen(sender) <= SB_SUBJECT_MAX + 8);
-    json_inner(sub, t->sub);
-    json_inner(esc_sender, sender);
-    n = snprintf(text, sizeof(text),
-                 "{\"op\":\"auth.ok\",%s%s%s\"sub\":\"%s\",\"role\":\"%s\","
-                 "\"sender\":\"%s\",\"exp\":%lld}",
-                 r != NULL ? "\"ref\":" : "", r != NULL ? r : "",
-                 r != NULL ? "," : "", sub, sb_role_name(t->role), esc_sender,
-                 (long long)t->exp);
-    free(r);
-    SB_ASSERT(n > 0 && (size_t)n < sizeof(text));
-    b = wsd_buf_from_text(text, (size_t)n);
-    wsd_conn_send(c, b, false);
-    wsd_buf_unref(b);
+    sb_strbuf_reserve(&b, 256);
+    sb_strbuf_puts(&b, "{\"op\":\"auth.ok\",");
+    wsd_reply_put_ref(&b, ref);
+    sb_strbuf_puts(&b, "\"sub\":");
+    sb_strbuf_quote(&b, t->sub, strlen(t->sub));
+    sb_strbuf_puts(&b, ",\"role\":\"");
+    sb_strbuf_puts(&b, sb_role_name(t->role));
+    sb_strbuf_puts(&b, "\",\"sender\":");
+    sb_strbuf_quote(&b, sender, strlen(sender));
+    sb_strbuf_printf(&b, ",\"exp\":%lld}", (long long)t->exp);
+    wsd_conn_send_text(c, b.data, b.len);
+    sb_strbuf_release(&b);
 }
 
 /* --- verification --- */

@@ -5,9 +5,12 @@
  * client silent for ws_ping_interval gets a WebSocket ping, one silent for
  * ws_idle_timeout is closed (a deadline per connection, deadline.h).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "auth.h"
 #include "conn.h"
@@ -70,6 +73,34 @@ ping_cb(struct wsd_deadline *d)
     wsd_deadline_set(d, next, ping_cb);
 }
 
+/* The peer's address as text: IPv4 in dotted form (also when it reached
+ * an IPv6 socket as a mapped address), IPv6 in its short form; "" when
+ * unknown. */
+static void
+peer_name(int fd, char *out, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+    const void *addr = NULL;
+    int family = AF_INET;
+
+    out[0] = '\0';
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        addr = &((const struct sockaddr_in *)&ss)->sin_addr;
+    } else if (ss.ss_family == AF_INET6 &&
+               IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+        addr = in6->sin6_addr.s6_addr + 12;
+    } else if (ss.ss_family == AF_INET6) {
+        family = AF_INET6;
+        addr = &in6->sin6_addr;
+    }
+    if (addr == NULL || inet_ntop(family, addr, out, (socklen_t)size) == NULL)
+        out[0] = '\0';
+}
+
 struct wsd_conn *
 wsd_conn_new(struct lws *wsi)
 {
@@ -79,7 +110,7 @@ wsd_conn_new(struct lws *wsi)
     c->refs = 1;
     c->id = ++wsd_srv.next_conn_id;
     snprintf(c->idtext, sizeof(c->idtext), "%llu", (unsigned long long)c->id);
-    lws_get_peer_simple(wsi, c->remote, sizeof(c->remote));
+    peer_name(lws_get_socket_fd(wsi), c->remote, sizeof(c->remote));
     c->bucket = (double)wsd_srv.conf.publish_burst;
     c->bucket_us = wsd_mono_us();
     c->rx_ms = sb_mono_ms();
@@ -151,6 +182,15 @@ wsd_conn_send_json(struct wsd_conn *c, json_t *msg)
 
     json_dumpb(msg, (char *)wsd_buf_payload(b), len, JSON_COMPACT);
     json_decref(msg);
+    wsd_conn_send(c, b, false);
+    wsd_buf_unref(b);
+}
+
+void
+wsd_conn_send_text(struct wsd_conn *c, const char *text, size_t len)
+{
+    struct wsd_buf *b = wsd_buf_from_text(text, len);
+
     wsd_conn_send(c, b, false);
     wsd_buf_unref(b);
 }

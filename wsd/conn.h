@@ -84,6 +84,8 @@ bool wsd_conn_alive(const struct wsd_conn *c);
 void wsd_conn_send(struct wsd_conn *c, struct wsd_buf *buf, bool replay);
 /* Encode msg compactly and queue it; msg is released. */
 void wsd_conn_send_json(struct wsd_conn *c, json_t *msg);
+/* Queue the message text[0..len). */
+void wsd_conn_send_text(struct wsd_conn *c, const char *text, size_t len);
 /* Close with code and reason: after what is queued has been written when
  * flush is true, at once (dropping the queue) otherwise. */
 void wsd_conn_close(struct wsd_conn *c, int code, const char *reason,

@@ -89,7 +89,9 @@ resolve(const char *name, int port, struct sockaddr_storage *ss, socklen_t *len)
 }
 
 /* A non-blocking socket listening on sa, sharing the port with other
- * processes; -1 with errno set on failure. */
+ * processes; -1 with errno set on failure. Accepted sockets inherit its
+ * TCP_NODELAY: replies are small frames written as soon as they are
+ * ready. */
 static int
 open_socket(const struct sockaddr *sa, socklen_t len)
 {
@@ -101,6 +103,7 @@ open_socket(const struct sockaddr *sa, socklen_t len)
         return -1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0 &&
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0 &&
         bind(fd, sa, len) == 0 && listen(fd, LISTEN_BACKLOG) == 0)
         return fd;
     err = errno;
@@ -173,14 +176,10 @@ pause_accepting(int err)
 static void
 adopt(int fd)
 {
-    int one = 1;
-
     if (wsd_srv.phase != WSD_RUNNING) {
         close(fd);
         return;
     }
-    /* Replies are small frames written as soon as they are ready. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (lws_adopt_socket_vhost(wsd_srv.vhost, fd) == NULL)
         sb_log_warn("accept: the loop does not take a new connection");
 }

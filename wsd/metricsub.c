@@ -48,8 +48,8 @@
 struct snap {
     unsigned refs;
     char generated_at[40];
-    json_t *data;
-    char *text; /* data, compact: what "changed" compares */
+    char *text; /* the data, compact: what is sent and what "changed"
+                 * compares */
     size_t len;
 };
 
@@ -106,8 +106,8 @@ snap_new(const char *generated_at, const char *json, struct sb_error *err)
     s = sb_calloc(1, sizeof(*s));
     s->refs = 1;
     snprintf(s->generated_at, sizeof(s->generated_at), "%s", generated_at);
-    s->data = data;
     s->text = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
     s->len = strlen(s->text);
     return s;
 }
@@ -124,7 +124,6 @@ snap_unref(struct snap *s)
 {
     if (s == NULL || --s->refs > 0)
         return;
-    json_decref(s->data);
     free(s->text);
     free(s);
 }
@@ -138,19 +137,29 @@ snap_same(const struct snap *a, const struct snap *b)
 
 /* --- sending --- */
 
+/* Printed with the snapshot's data text encoded once (snap_new), not
+ * dumped again for every subscriber. */
 static void
 send_snapshot(struct wsd_conn *c, const json_t *ref, int window, struct snap *s)
 {
     struct wsd_metrics_sub *sub = c->msub;
-    json_t *o = wsd_reply_new("metrics", ref);
+    struct sb_strbuf b = {NULL, 0, 0};
 
-    json_object_set_new(o, "window_hours", json_integer(window));
-    json_object_set_new(o, "interval_s",
-                        sub != NULL ? json_integer(sub->interval)
-                                    : json_null());
-    json_object_set_new(o, "generated_at", json_string(s->generated_at));
-    json_object_set(o, "data", s->data);
-    wsd_conn_send_json(c, o);
+    sb_strbuf_reserve(&b, s->len + 256);
+    sb_strbuf_puts(&b, "{\"op\":\"metrics\",");
+    wsd_reply_put_ref(&b, ref);
+    sb_strbuf_printf(&b, "\"window_hours\":%d,\"interval_s\":", window);
+    if (sub != NULL)
+        sb_strbuf_printf(&b, "%d", sub->interval);
+    else
+        sb_strbuf_puts(&b, "null");
+    sb_strbuf_puts(&b, ",\"generated_at\":");
+    sb_strbuf_quote(&b, s->generated_at, strlen(s->generated_at));
+    sb_strbuf_puts(&b, ",\"data\":");
+    sb_strbuf_put(&b, s->text, s->len);
+    sb_strbuf_putc(&b, '}');
+    wsd_conn_send_text(c, b.data, b.len);
+    sb_strbuf_release(&b);
     if (sub != NULL && sub->window == window) {
         snap_unref(sub->last);
         sub->last = snap_ref(s);

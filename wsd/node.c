@@ -17,6 +17,7 @@
 #include "log.h"
 #include "node.h"
 #include "server.h"
+#include "strbuf.h"
 #include "wsd.h"
 #include "xalloc.h"
 
@@ -57,7 +58,13 @@ static char **presence_ns;
 static lws_sorted_usec_list_t heartbeat_sul;
 static lws_sorted_usec_list_t audit_sul;
 static unsigned beats;
-static json_t *audit_rows;
+/* Records waiting, as JSON objects each followed by a comma; ends[i] is
+ * the offset just past record i's comma. */
+static struct {
+    struct sb_strbuf text;
+    size_t *ends;
+    size_t n;
+} audit;
 static unsigned long audit_dropped;
 static unsigned audit_inflight;
 
@@ -126,8 +133,10 @@ wsd_node_stop(void)
 {
     lws_sul_cancel(&heartbeat_sul);
     lws_sul_cancel(&audit_sul);
-    json_decref(audit_rows);
-    audit_rows = NULL;
+    sb_strbuf_release(&audit.text);
+    free(audit.ends);
+    audit.ends = NULL;
+    audit.n = 0;
     sb_config_list_free(presence_ns);
     presence_ns = NULL;
 }
@@ -208,57 +217,43 @@ audit_done(PGresult *res, const struct sb_error *err, void *arg)
 {
     audit_inflight--;
     logged(res, err, arg);
-    if (audit_rows != NULL && json_array_size(audit_rows) > 0)
+    if (audit.n > 0)
         audit_write(wsd_srv.phase != WSD_RUNNING);
 }
 
-/* Rows [from, from + n) of audit_rows as one statement. */
+/* The first n waiting records as one statement, then forget them. */
 static void
-audit_send(size_t from, size_t n)
+audit_send(size_t n)
 {
-    json_t *chunk = json_array();
+    struct sb_strbuf chunk = {NULL, 0, 0};
+    size_t end = audit.ends[n - 1];
     const char *params[1];
-    char *json;
 
-    for (size_t i = from; i < from + n; i++)
-        json_array_append(chunk, json_array_get(audit_rows, i));
-    json = json_dumps(chunk, JSON_COMPACT);
-    json_decref(chunk);
-    params[0] = json;
+    sb_strbuf_reserve(&chunk, end + 1);
+    sb_strbuf_putc(&chunk, '[');
+    sb_strbuf_put(&chunk, audit.text.data, end - 1); /* without the comma */
+    sb_strbuf_putc(&chunk, ']');
+    params[0] = chunk.data;
     if (wsd_db_read(AUDIT_SQL, 1, params, audit_done,
                     (void *)(uintptr_t) "audit") == SB_OK)
         audit_inflight++;
     else
         sb_log_debug("node: audit skipped: database unreachable");
-    free(json);
+    sb_strbuf_release(&chunk);
+    memmove(audit.text.data, audit.text.data + end, audit.text.len - end + 1);
+    audit.text.len -= end;
+    audit.n -= n;
+    for (size_t i = 0; i < audit.n; i++)
+        audit.ends[i] = audit.ends[i + n] - end;
 }
 
 /* Send what waits: whole chunks only unless all is true. */
 static void
 audit_write(bool all)
 {
-    size_t n = audit_rows != NULL ? json_array_size(audit_rows) : 0;
-    size_t i = 0;
-
-    while (n - i >= (all ? 1 : AUDIT_CHUNK) &&
-           audit_inflight < AUDIT_INFLIGHT_MAX) {
-        size_t k = n - i < AUDIT_CHUNK ? n - i : AUDIT_CHUNK;
-
-        audit_send(i, k);
-        i += k;
-    }
-    if (i == 0)
-        return;
-    if (i == n) {
-        json_array_clear(audit_rows);
-    } else {
-        json_t *rest = json_array();
-
-        for (size_t j = i; j < n; j++)
-            json_array_append(rest, json_array_get(audit_rows, j));
-        json_decref(audit_rows);
-        audit_rows = rest;
-    }
+    while (audit.n >= (all ? 1 : AUDIT_CHUNK) &&
+           audit_inflight < AUDIT_INFLIGHT_MAX)
+        audit_send(audit.n < AUDIT_CHUNK ? audit.n : AUDIT_CHUNK);
 }
 
 static void
@@ -266,7 +261,7 @@ audit_flush(lws_sorted_usec_list_t *sul)
 {
     lws_sul_cancel(&audit_sul);
     audit_write(true);
-    if (audit_rows != NULL && json_array_size(audit_rows) > 0)
+    if (audit.n > 0)
         wsd_timer_schedule(&audit_sul, audit_flush,
                            AUDIT_FLUSH_MS * LWS_US_PER_MS);
     if (audit_dropped > 0)
@@ -274,36 +269,44 @@ audit_flush(lws_sorted_usec_list_t *sul)
     audit_dropped = 0;
 }
 
+/* ,"key":"value" when value is set. */
 static void
-set_opt(json_t *o, const char *key, const char *value)
+put_opt(struct sb_strbuf *b, const char *key, const char *value)
 {
-    if (value != NULL)
-        json_object_set_new(o, key, json_string(value));
+    if (value == NULL)
+        return;
+    sb_strbuf_puts(b, key);
+    sb_strbuf_quote(b, value, strlen(value));
 }
 
 void
 wsd_node_audit(const char *kind, const char *subject, const char *channel,
                const char *remote, const char *why)
 {
-    json_t *o;
+    struct sb_strbuf *b = &audit.text;
 
-    if (audit_rows == NULL)
-        audit_rows = json_array();
-    if (json_array_size(audit_rows) >= AUDIT_MAX) {
+    if (audit.n >= AUDIT_MAX) {
         audit_dropped++;
         return;
     }
-    o = json_pack("{s:s, s:s}", "kind", kind, "node", wsd_srv.common.node_id);
-    set_opt(o, "subject", subject);
-    set_opt(o, "channel", channel);
-    set_opt(o, "remote", remote);
-    if (why != NULL)
-        json_object_set_new(o, "detail", json_pack("{s:s}", "reason", why));
-    json_array_append_new(audit_rows, o);
-    if (json_array_size(audit_rows) == 1)
+    if (audit.ends == NULL)
+        audit.ends = sb_calloc(AUDIT_MAX, sizeof(*audit.ends));
+    sb_strbuf_puts(b, "{\"kind\":");
+    sb_strbuf_quote(b, kind, strlen(kind));
+    put_opt(b, ",\"node\":", wsd_srv.common.node_id);
+    put_opt(b, ",\"subject\":", subject);
+    put_opt(b, ",\"channel\":", channel);
+    put_opt(b, ",\"remote\":", remote);
+    if (why != NULL) {
+        put_opt(b, ",\"detail\":{\"reason\":", why);
+        sb_strbuf_putc(b, '}');
+    }
+    sb_strbuf_puts(b, "},");
+    audit.ends[audit.n++] = b->len;
+    if (audit.n == 1)
         wsd_timer_schedule(&audit_sul, audit_flush,
                            AUDIT_FLUSH_MS * LWS_US_PER_MS);
-    else if (json_array_size(audit_rows) % AUDIT_CHUNK == 0)
+    else if (audit.n % AUDIT_CHUNK == 0)
         audit_write(false);
 }
 

@@ -62,6 +62,20 @@ wsd_reply_new(const char *op, const json_t *ref)
 }
 
 void
+wsd_reply_put_ref(struct sb_strbuf *b, const json_t *ref)
+{
+    char *r;
+
+    if (ref == NULL)
+        return;
+    r = json_dumps(ref, JSON_ENCODE_ANY | JSON_COMPACT);
+    sb_strbuf_puts(b, "\"ref\":");
+    sb_strbuf_puts(b, r);
+    sb_strbuf_putc(b, ',');
+    free(r);
+}
+
+void
 wsd_reply_error(struct wsd_conn *c, const json_t *ref, enum sb_errcode code,
                 const char *message, const char *channel, long long retry_ms)
 {
@@ -182,25 +196,34 @@ verb_name(enum sb_verb verb)
                                      : "signal";
 }
 
+int
+wsd_channel_check(struct wsd_conn *c, const json_t *ref, const char *channel,
+                  enum sb_verb verb)
+{
+    struct sb_error err;
+    char msg[256];
+
+    if (sb_channel_check(channel, &err) != SB_OK) {
+        wsd_reply_sberr(c, ref, &err, channel);
+        return SB_ERR;
+    }
+    if (wsd_req_allows(c, verb, channel) != SB_OK) {
+        snprintf(msg, sizeof(msg), "forbidden: %s on %s", verb_name(verb),
+                 channel);
+        wsd_reply_error(c, ref, SB_E_FORBIDDEN, msg, channel, -1);
+        return SB_ERR;
+    }
+    return SB_OK;
+}
+
 const char *
 wsd_req_channel(const struct wsd_req *r, enum sb_verb verb)
 {
     const char *channel = wsd_req_string(r, "channel");
-    struct sb_error err;
-    char msg[256];
 
-    if (channel == NULL)
+    if (channel == NULL ||
+        wsd_channel_check(r->c, r->ref, channel, verb) != SB_OK)
         return NULL;
-    if (sb_channel_check(channel, &err) != SB_OK) {
-        wsd_reply_sberr(r->c, r->ref, &err, channel);
-        return NULL;
-    }
-    if (wsd_req_allows(r->c, verb, channel) != SB_OK) {
-        snprintf(msg, sizeof(msg), "forbidden: %s on %s", verb_name(verb),
-                 channel);
-        wsd_reply_error(r->c, r->ref, SB_E_FORBIDDEN, msg, channel, -1);
-        return NULL;
-    }
     return channel;
 }
 

@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+#include "strbuf.h"
+
 #include "conn.h"
 #include "error.h"
 #include "token.h"
@@ -27,6 +29,9 @@ void wsd_proto_message(struct wsd_conn *c, const char *text, size_t len);
 
 /* {"op":op} with "ref" copied from ref when not NULL; a new object. */
 json_t *wsd_reply_new(const char *op, const json_t *ref);
+/* Append "ref":<ref>, to b when ref is set (for replies printed as text
+ * rather than built as JSON trees). */
+void wsd_reply_put_ref(struct sb_strbuf *b, const json_t *ref);
 /* Queue {"op":"error","ref"?,"code","message","channel"?,"retry"?};
  * channel may be NULL, retry_ms < 0 leaves retry out. */
 void wsd_reply_error(struct wsd_conn *c, const json_t *ref,
@@ -50,8 +55,12 @@ int wsd_req_members(const struct wsd_req *r, const char *const *allowed);
 /* The string member name, or NULL after answering bad_request (missing or
  * not a string). */
 const char *wsd_req_string(const struct wsd_req *r, const char *name);
-/* The channel member, checked: present, valid grammar, and verb allowed
- * for the connection. NULL after answering the error. */
+/* SB_OK when channel has valid grammar and c may use verb on it; else
+ * SB_ERR after answering the error (with ref). */
+int wsd_channel_check(struct wsd_conn *c, const json_t *ref,
+                      const char *channel, enum sb_verb verb);
+/* The channel member, checked: present, and wsd_channel_check(). NULL
+ * after answering the error. */
 const char *wsd_req_channel(const struct wsd_req *r, enum sb_verb verb);
 /* SB_OK when the connection may use verb on channel now (authenticated
  * or anonymous reading, not in the token grace). */

@@ -271,9 +271,6 @@ wsd_server_start(void)
     foreign[0] = loop;
     info.foreign_loops = foreign;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
-    /* Peers of an IPv4 listener are named in IPv4 form. */
-    if (strchr(wsd_srv.conf.listen_address, ':') == NULL)
-        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.max_http_header_data = HEADER_DATA_MAX;
     info.retry_and_idle_policy = &retry_policy;
     wsd_srv.context = lws_create_context(&info);

@@ -323,30 +323,26 @@ wsd_sub_conn_drained(struct wsd_conn *c)
 /* --- subscribe --- */
 
 /* Printed rather than built as a JSON tree: the channel name's grammar
- * needs no escaping and reason is one of ours; a ref (any JSON string or
- * integer) is encoded by jansson. */
+ * needs no escaping and reason is one of ours. */
 static void
 send_subscribed(struct wsd_sub *s, int64_t last, int64_t oldest,
                 const char *reason)
 {
-    char text[1024]; /* a ref of 64 bytes escaped, a channel, numbers */
-    char *ref = s->ref != NULL ? json_dumps(s->ref, JSON_ENCODE_ANY) : NULL;
-    int n = snprintf(text, sizeof(text),
-                     "{\"op\":\"subscribed\",%s%s%s\"channel\":\"%s\","
-                     "\"last_seq\":%lld,\"oldest_seq\":%lld,"
-                     "\"recovered\":%s%s%s%s}",
-                     ref != NULL ? "\"ref\":" : "", ref != NULL ? ref : "",
-                     ref != NULL ? "," : "", s->ch->name, (long long)last,
-                     (long long)oldest, reason == NULL ? "true" : "false",
-                     reason != NULL ? ",\"reason\":\"" : "",
-                     reason != NULL ? reason : "", reason != NULL ? "\"" : "");
-    struct wsd_buf *b;
+    struct sb_strbuf b = {NULL, 0, 0};
 
-    SB_ASSERT(n > 0 && (size_t)n < sizeof(text));
-    b = wsd_buf_from_text(text, (size_t)n);
-    wsd_conn_send(s->conn, b, false);
-    wsd_buf_unref(b);
-    free(ref);
+    sb_strbuf_reserve(&b, 256);
+    sb_strbuf_puts(&b, "{\"op\":\"subscribed\",");
+    wsd_reply_put_ref(&b, s->ref);
+    sb_strbuf_printf(&b,
+                     "\"channel\":\"%s\",\"last_seq\":%lld,"
+                     "\"oldest_seq\":%lld,\"recovered\":%s",
+                     s->ch->name, (long long)last, (long long)oldest,
+                     reason == NULL ? "true" : "false");
+    if (reason != NULL)
+        sb_strbuf_printf(&b, ",\"reason\":\"%s\"", reason);
+    sb_strbuf_putc(&b, '}');
+    wsd_conn_send_text(s->conn, b.data, b.len);
+    sb_strbuf_release(&b);
     json_decref(s->ref);
     s->ref = NULL;
 }
@@ -449,35 +445,33 @@ read_since(const struct wsd_req *r, int64_t *since)
 }
 
 static int
-room_for(const struct wsd_req *r, const char *channel)
+room_for(struct wsd_conn *c, const json_t *ref, const char *channel)
 {
     char msg[128];
 
-    if (sub_find(r->c, channel) != NULL ||
-        r->c->nsubs < wsd_srv.conf.max_subscriptions)
+    if (sub_find(c, channel) != NULL ||
+        c->nsubs < wsd_srv.conf.max_subscriptions)
         return SB_OK;
     snprintf(msg, sizeof(msg), "invalid parameter: at most %lld "
                                "subscriptions per connection",
              wsd_srv.conf.max_subscriptions);
-    wsd_reply_error(r->c, r->ref, SB_E_INVALID_PARAMETER, msg, channel, -1);
+    wsd_reply_error(c, ref, SB_E_INVALID_PARAMETER, msg, channel, -1);
     return SB_ERR;
 }
 
-void
-wsd_sub_handle_subscribe(const struct wsd_req *r)
+/* Subscribe c to channel (checked) from since (-1: live only), answering
+ * with ref. */
+static void
+subscribe(struct wsd_conn *c, const json_t *ref, const char *channel,
+          int64_t since)
 {
-    static const char *const allowed[] = {"channel", "since", NULL};
-    const char *channel;
     const char *params[1];
     struct wsd_sub *old, *s;
-    int64_t since;
 
-    if (wsd_req_members(r, allowed) != SB_OK ||
-        (channel = wsd_req_channel(r, SB_VERB_READ)) == NULL ||
-        read_since(r, &since) != SB_OK || room_for(r, channel) != SB_OK)
+    if (room_for(c, ref, channel) != SB_OK)
         return;
-    old = sub_find(r->c, channel);
-    s = sub_new(r->c, channel, since, r->ref);
+    old = sub_find(c, channel);
+    s = sub_new(c, channel, since, ref);
     if (old != NULL) {
         s->present = old->present; /* a repeated join sends nothing */
         sub_detach(old, false);
@@ -488,12 +482,25 @@ wsd_sub_handle_subscribe(const struct wsd_req *r)
     if (wsd_db_read("SELECT last_seq, oldest_seq FROM "
                     "switchboard.channel_info($1)",
                     1, params, info_done, s) != SB_OK) {
-        wsd_reply_error(r->c, r->ref, SB_E_UNAVAILABLE,
+        wsd_reply_error(c, ref, SB_E_UNAVAILABLE,
                         "unavailable: database unreachable", channel, 1000);
         sub_detach(s, true);
         return;
     }
     s->refs++;
+}
+
+void
+wsd_sub_handle_subscribe(const struct wsd_req *r)
+{
+    static const char *const allowed[] = {"channel", "since", NULL};
+    const char *channel;
+    int64_t since;
+
+    if (wsd_req_members(r, allowed) == SB_OK &&
+        (channel = wsd_req_channel(r, SB_VERB_READ)) != NULL &&
+        read_since(r, &since) == SB_OK)
+        subscribe(r->c, r->ref, channel, since);
 }
 
 void
@@ -505,20 +512,11 @@ wsd_sub_open_list(struct wsd_conn *c, const char *list)
         char channel[SB_CHANNEL_MAX + 1];
         int64_t since;
         struct sb_error err;
-        json_t *msg;
 
-        if (sb_position_parse(list, len, channel, &since, &err) != SB_OK) {
+        if (sb_position_parse(list, len, channel, &since, &err) != SB_OK)
             wsd_reply_sberr(c, NULL, &err, NULL);
-        } else {
-            struct wsd_req r = {c, NULL, NULL, "subscribe"};
-
-            msg = json_pack("{ss ss}", "op", "subscribe", "channel", channel);
-            if (since >= 0)
-                json_object_set_new(msg, "since", json_integer(since));
-            r.msg = msg;
-            wsd_sub_handle_subscribe(&r);
-            json_decref(msg);
-        }
+        else if (wsd_channel_check(c, NULL, channel, SB_VERB_READ) == SB_OK)
+            subscribe(c, NULL, channel, since);
         list += len + (end != NULL);
     }
 }

@@ -195,6 +195,38 @@ class AuthRejectTest(WsdTestCase):
             await asyncio.sleep(0.1)
         self.assertGreater(n1, n0, "no auth_failure row in switchboard.audit")
 
+    @bounded(15)
+    async def test_audit_rows_hold_what_happened(self):
+        """OPERATIONS.md: connect and disconnect rows carry the node, the
+        token's sender (the subject's quotes, backslashes and non-ASCII kept exactly)
+        and the client's address; auth_failure rows the reason."""
+        sub = 'q"uo\\te-\u00e9\u2603-%d' % time.time_ns()
+        c = await self.connect(make_token(sub=sub), how="header")
+        await c.close()
+        bad = "bad-%d" % time.time_ns()
+        await self.reject_at_connect(make_token(sub=bad, key=b"q" * 32))
+        rows = []
+        for _ in range(50):
+            out = await apsql(
+                "SELECT kind, node, subject, remote, detail ->> 'reason' "
+                "FROM switchboard.audit WHERE subject = 'user:' || :'s' OR "
+                "(kind = 'auth_failure' AND at > now() - interval '1 minute') "
+                "ORDER BY id;", s=sub)
+            rows = [r.split("|") for r in out.splitlines() if r]
+            kinds = [r[0] for r in rows]
+            if "connect" in kinds and "disconnect" in kinds and "auth_failure" in kinds:
+                break
+            await asyncio.sleep(0.1)
+        mine = [r for r in rows if r[2] == "user:" + sub]
+        self.assertEqual(sorted(r[0] for r in mine), ["connect", "disconnect"], rows)
+        for r in mine:
+            self.assertEqual(r[1], "wsdtest-a")
+            self.assertEqual(r[3], "127.0.0.1")
+        failures = [r for r in rows if r[0] == "auth_failure"]
+        self.assertTrue(failures, rows)
+        self.assertIn("signature", failures[-1][4])
+        self.assertEqual(failures[-1][3], "127.0.0.1")
+
     @bounded(10)
     async def test_header_takes_precedence(self):
         # An invalid header token is an error even with a valid query token.
