@@ -71,7 +71,7 @@ wsd_channel_release(struct wsd_channel *ch)
 {
     struct wsd_channel **pp = &table.buckets[bucket(ch->name)];
 
-    if (ch->nsubs > 0 || ch->reading)
+    if (ch->nsubs > 0 || ch->reading || ch->asking > 0)
         return;
     lws_sul_cancel(&ch->sul);
     while (*pp != ch)
@@ -384,27 +384,73 @@ begin(struct wsd_sub *s, int64_t last, int64_t oldest)
         s->present = true;
 }
 
+/* One channel_info query of a channel: its answer starts every
+ * subscription of the channel waiting for this ask or an earlier one (a
+ * storm of subscribers to one channel asks once, not once each). */
+struct ask {
+    struct wsd_channel *ch;
+    unsigned n;
+};
+
 static void
 info_done(PGresult *res, const struct sb_error *err, void *arg)
 {
-    struct wsd_sub *s = arg;
+    struct ask *a = arg;
+    struct wsd_channel *ch = a->ch;
+    bool ok = res != NULL && PQntuples(res) == 1;
+    int64_t last = ok ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    int64_t oldest = ok ? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+    struct sb_error e;
 
-    if (s->gone || !wsd_conn_alive(s->conn)) {
-        sub_unref(s);
-        return;
+    if (err == NULL)
+        sb_error_set(&e, SB_E_INTERNAL, "internal error: no channel row");
+    for (struct wsd_sub *s = ch->subs, *next; s != NULL; s = next) {
+        next = s->ch_next;
+        if (!s->waiting || s->ask > a->n || !wsd_conn_alive(s->conn))
+            continue;
+        s->waiting = false;
+        if (ok) {
+            begin(s, last, oldest);
+        } else {
+            wsd_reply_sberr(s->conn, s->ref, err != NULL ? err : &e, ch->name);
+            sub_detach(s, false);
+        }
     }
-    if (res == NULL || PQntuples(res) != 1) {
-        struct sb_error e;
+    ch->asking--;
+    free(a);
+    wsd_channel_release(ch);
+}
 
-        if (err == NULL)
-            sb_error_set(&e, SB_E_INTERNAL, "internal error: no channel row");
-        wsd_reply_sberr(s->conn, s->ref, err != NULL ? err : &e, s->ch->name);
-        sub_detach(s, false);
-    } else {
-        begin(s, strtoll(PQgetvalue(res, 0, 0), NULL, 10),
-              strtoll(PQgetvalue(res, 0, 1), NULL, 10));
+/* Ask the database where s's channel stands. A subscription without
+ * since waits for a query already on its way (it starts wherever the
+ * channel stood then, and the fan-out brings what came after); one with
+ * since needs an answer from after its request, which tells whether since
+ * is beyond the channel. SB_ERR when the database is unreachable. */
+static int
+ask_info(struct wsd_sub *s)
+{
+    struct wsd_channel *ch = s->ch;
+    const char *params[1] = {ch->name};
+    struct ask *a;
+
+    s->waiting = true;
+    if (s->since < 0 && ch->asking > 0) {
+        s->ask = ch->asked;
+        return SB_OK;
     }
-    sub_unref(s);
+    a = sb_malloc(sizeof(*a));
+    a->ch = ch;
+    a->n = ch->asked + 1;
+    if (wsd_db_read("SELECT last_seq, oldest_seq FROM "
+                    "switchboard.channel_info($1)",
+                    1, params, info_done, a) != SB_OK) {
+        free(a);
+        s->waiting = false;
+        return SB_ERR;
+    }
+    s->ask = ++ch->asked;
+    ch->asking++;
+    return SB_OK;
 }
 
 /* A channel this node already follows, while LISTEN holds: its last seq
@@ -465,7 +511,6 @@ static void
 subscribe(struct wsd_conn *c, const json_t *ref, const char *channel,
           int64_t since)
 {
-    const char *params[1];
     struct wsd_sub *old, *s;
 
     if (room_for(c, ref, channel) != SB_OK)
@@ -476,18 +521,11 @@ subscribe(struct wsd_conn *c, const json_t *ref, const char *channel,
         s->present = old->present; /* a repeated join sends nothing */
         sub_detach(old, false);
     }
-    if (begin_known(s))
+    if (begin_known(s) || ask_info(s) == SB_OK)
         return;
-    params[0] = channel;
-    if (wsd_db_read("SELECT last_seq, oldest_seq FROM "
-                    "switchboard.channel_info($1)",
-                    1, params, info_done, s) != SB_OK) {
-        wsd_reply_error(c, ref, SB_E_UNAVAILABLE,
-                        "unavailable: database unreachable", channel, 1000);
-        sub_detach(s, true);
-        return;
-    }
-    s->refs++;
+    wsd_reply_error(c, ref, SB_E_UNAVAILABLE,
+                    "unavailable: database unreachable", channel, 1000);
+    sub_detach(s, true);
 }
 
 void

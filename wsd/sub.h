@@ -38,6 +38,8 @@ struct wsd_sub {
     bool gone;     /* unsubscribed; freed with the last reference */
     bool reading;  /* a replay page is being read */
     bool present;  /* presence_join was sent */
+    bool waiting;  /* for its channel's channel_info answer ... */
+    unsigned ask;  /* ... to the ask of this number or a later one */
     enum wsd_sub_state state;
     int64_t next_seq;
     int64_t since; /* as asked, or -1 */
@@ -50,6 +52,8 @@ struct wsd_channel {
     int64_t delivered; /* -1 until the first channel_info */
     int64_t target;
     int64_t oldest; /* oldest_seq as channel_info last said */
+    unsigned asked;  /* channel_info queries sent (numbers them) */
+    unsigned asking; /* of which unanswered */
     bool reading; /* an events_after read is running */
     bool again;   /* read again when it completes */
     int64_t bell_us; /* first unserved doorbell, monotonic; 0: none */

@@ -246,6 +246,39 @@ class SubscribeTest(WsdTestCase):
         await asyncio.sleep(0.3)
         self.assertEqual(len(late0.seqs(ch)), n, "nothing after the last event")
 
+    @bounded(60)
+    async def test_crowd_subscribing_at_once(self):
+        """PROTOCOL.md 4.5: 30 clients subscribe to one channel in the same
+        moment while events are published (those without since share one
+        question to the database): each gets its range exactly once, in
+        order, those with since from their since on."""
+        n, seeded = 400, 5
+        ch = self.chan()
+        await seed(ch, seeded)
+        pub = await self.user("pub", node=NODE_B)
+        halfway, hold = asyncio.Event(), asyncio.Event()
+        task = asyncio.ensure_future(publish_many(pub, ch, n, window=20, halfway=halfway,
+                                                  hold=hold))
+        await asyncio.wait_for(halfway.wait(), 30)
+        plain = [await self.user("plain%d" % i) for i in range(20)]
+        since2 = [await self.user("since2-%d" % i) for i in range(5)]
+        since0 = [await self.user("since0-%d" % i) for i in range(5)]
+        answers = await asyncio.gather(*([c.subscribe(ch) for c in plain] +
+                                         [c.subscribe(ch, since=2) for c in since2] +
+                                         [c.subscribe(ch, since=0) for c in since0]))
+        hold.set()
+        await asyncio.wait_for(task, 60)
+        last = seeded + n
+        for c, a in zip(plain + since2 + since0, answers):
+            self.assertTrue(a["recovered"], a)
+            self.assertLessEqual(a["last_seq"], last, a)
+            first = a["last_seq"] + 1 if c in plain else (3 if c in since2 else 1)
+            if first <= last:
+                await c.wait_seq(ch, last, timeout=30)
+            self.assertGapless(c.seqs(ch), first, last, "%s %s" % (c.seqs(ch)[:3], a))
+        self.assertTrue(any(a["last_seq"] < last for a in answers[:20]),
+                        "nobody subscribed while events were published")
+
 
 class HistoryTest(WsdTestCase):
 
