@@ -1,7 +1,7 @@
 -- 11_migrate.sql: what switchboard-migrate recorded, and what a migration
 -- leaves behind.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 
 SELECT has_pk('switchboard', 'schema_migrations', 'schema_migrations has a primary key');
 SELECT col_is_pk('switchboard', 'schema_migrations', 'version', 'keyed by version');
@@ -10,7 +10,8 @@ SELECT results_eq(
     $$VALUES ('001', 'foundation'), ('002', 'activity'), ('003', 'workflow'),
              ('004', 'operations'), ('005', 'tokens'), ('006', 'metrics'),
              ('007', 'tasks_read'), ('008', 'estimates'),
-             ('009', 'publish_batch_unique'), ('010', 'audit_records')$$,
+             ('009', 'publish_batch_unique'), ('010', 'audit_records'),
+             ('011', 'publish_audited_plan')$$,
     'every migration is recorded once, with its name');
 SELECT is_empty($$SELECT version FROM switchboard.schema_migrations WHERE applied_at IS NULL
                     OR applied_at > now()$$,
@@ -27,6 +28,10 @@ SELECT is_empty($$SELECT rolname FROM pg_roles WHERE rolname LIKE 'switchboard\_
                 'the switchboard roles cannot log in');
 SELECT is((SELECT count(*) FROM pg_namespace WHERE nspname = 'switchboard'), 1::bigint,
           'one switchboard schema');
+
+SELECT ok((SELECT proconfig @> ARRAY['plan_cache_mode=force_generic_plan']
+              FROM pg_proc WHERE oid = 'switchboard.publish_batch_audited(jsonb, text, jsonb)'::regprocedure),
+          'publish_batch_audited keeps one generic plan (011)');
 
 SELECT * FROM finish();
 ROLLBACK;
