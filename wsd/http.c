@@ -199,6 +199,37 @@ write_headers(struct lws *wsi, struct wsd_http *h)
 }
 
 int
+wsd_http_refuse(struct lws *wsi, unsigned status, const char *code,
+                const char *message)
+{
+    unsigned char buf[LWS_PRE + 1024];
+    unsigned char *start = buf + LWS_PRE, *p = start;
+    unsigned char *end = buf + sizeof(buf) - 1;
+    char body[512];
+    int n = snprintf(body, sizeof(body),
+                     "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+                     code, message);
+
+    SB_ASSERT(n > 0 && (size_t)n < sizeof(body));
+    if (lws_add_http_common_headers(wsi, status, JSON_TYPE, (lws_filepos_t)n,
+                                    &p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p,
+                                    end) ||
+        (status == 503 &&
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                     (const unsigned char *)"1", 1, &p, end)) ||
+        lws_finalize_http_header(wsi, &p, end) || end - p < n)
+        return -1;
+    memcpy(p, body, (size_t)n);
+    p += n;
+    return lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP) ==
+                   (int)(p - start)
+               ? 0
+               : -1;
+}
+
+int
 wsd_http_handle_writable(struct lws *wsi, struct wsd_http **slot)
 {
     struct wsd_http *h = *slot;

@@ -16,6 +16,11 @@ struct wsd_http;
 int wsd_http_handle_request(struct lws *wsi, struct wsd_http **slot,
                             const char *uri);
 int wsd_http_handle_writable(struct lws *wsi, struct wsd_http **slot);
+/* Answer a refused upgrade request at once with status and the JSON error
+ * {"error":{"code","message"}} (a 503 with Retry-After: 1). 0 when it was
+ * written. */
+int wsd_http_refuse(struct lws *wsi, unsigned status, const char *code,
+                    const char *message);
 void wsd_http_handle_closed(struct wsd_http **slot);
 
 #endif

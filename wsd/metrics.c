@@ -147,6 +147,9 @@ counters(struct out *o)
            "requests refused with rate_limited", (double)s->rate_limited);
     sample(o, "switchboard_auth_failures_total", "counter", "tokens refused",
            (double)s->auth_failures);
+    sample(o, "switchboard_connection_refusals_total", "counter",
+           "upgrades refused because max_connections were open",
+           (double)s->conn_refusals);
     sample(o, "switchboard_db_reconnects_total", "counter",
            "database reconnections", (double)wsd_db_reconnects());
     sample(o, "switchboard_db_stalls_total", "counter",

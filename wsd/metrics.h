@@ -29,6 +29,7 @@ struct wsd_stats {
     uint64_t slow_closes;
     uint64_t rate_limited;
     uint64_t auth_failures;
+    uint64_t conn_refusals; /* upgrades refused at max_connections */
     uint64_t metrics_queries; /* snapshot queries (one per window per tick) */
     uint64_t metrics_pushes;  /* changed snapshots pushed */
     uint64_t db_stalls;       /* connections reset by the watchdog */

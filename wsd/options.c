@@ -28,6 +28,10 @@ static const struct sb_option wsd_options[] = {
     {"listen_port", SB_OPT_INT, 1, 65535, "8080",
      "TCP port; several wsd processes may share one (SO_REUSEPORT)",
      OFF(listen_port), 0, NULL},
+    {"max_connections", SB_OPT_INT, 1, 1000000, "10000",
+     "WebSocket connections this process holds; an upgrade beyond is "
+     "refused with 503 (read at start only)",
+     OFF(max_connections), 0, NULL},
     {"max_message_bytes", SB_OPT_BYTES, 1024, 2097152, "131072",
      "largest WebSocket message from a client (close 1009 beyond)",
      OFF(max_message_bytes), 0, NULL},

@@ -2,7 +2,9 @@
  * server.c: the lws context and the main protocol's dispatch (see
  * server.h).
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <ev.h>
 
@@ -12,6 +14,7 @@
 #include "http.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
 #include "pgconn.h"
 #include "publish.h"
 #include "server.h"
@@ -22,6 +25,9 @@
 #define PROTOCOL_NAME "switchboard.v1"
 #define WS_PATH "/ws"
 /* The upgrade request may carry a token of SB_TOKEN_MAX bytes. */
+/* Descriptors besides the connections: the database connections, the
+ * listening socket, the loop's own, and handshakes still in progress. */
+#define FD_RESERVE 1024
 #define HEADER_DATA_MAX 20480
 /* lws allocates a receive buffer of this size for every connection, idle
  * or not, so it is most of an idle connection's cost: client messages are
@@ -97,24 +103,45 @@ subprotocol_ok(struct lws *wsi)
     return false;
 }
 
-/* The HTTP status refusing an upgrade request (for another path, offering
- * only other subprotocols, from an origin not allowed, or while shutting
- * down), or 0 to accept it. */
-static unsigned
+/* Why an upgrade request is refused. */
+struct refusal {
+    unsigned status; /* 0: accepted */
+    const char *code;
+    const char *message;
+};
+
+/* The refusal of an upgrade request (for another path, offering only
+ * other subprotocols, from an origin not allowed, while shutting down or
+ * with max_connections open), or status 0 to accept it. */
+static struct refusal
 upgrade_refusal(struct lws *wsi)
 {
     char uri[256];
 
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
         strcmp(uri, WS_PATH) != 0)
-        return HTTP_STATUS_NOT_FOUND;
+        return (struct refusal){HTTP_STATUS_NOT_FOUND, "not_found",
+                                "not found: WebSocket connections are "
+                                "accepted on " WS_PATH};
     if (!subprotocol_ok(wsi))
-        return HTTP_STATUS_BAD_REQUEST;
+        return (struct refusal){HTTP_STATUS_BAD_REQUEST, "bad_request",
+                                "bad request: subprotocols offered, "
+                                "but not " PROTOCOL_NAME};
     if (!origin_ok(wsi))
-        return HTTP_STATUS_FORBIDDEN;
+        return (struct refusal){HTTP_STATUS_FORBIDDEN, "forbidden",
+                                "forbidden: origin not allowed"};
     if (wsd_srv.phase != WSD_RUNNING)
-        return HTTP_STATUS_SERVICE_UNAVAILABLE;
-    return 0;
+        return (struct refusal){HTTP_STATUS_SERVICE_UNAVAILABLE,
+                                "unavailable",
+                                "unavailable: this node is shutting down"};
+    if (wsd_srv.nconns >= wsd_srv.conf.max_connections) {
+        wsd_stats.conn_refusals++;
+        return (struct refusal){HTTP_STATUS_SERVICE_UNAVAILABLE,
+                                "unavailable",
+                                "unavailable: this node holds max_connections "
+                                "connections"};
+    }
+    return (struct refusal){0, NULL, NULL};
 }
 
 /* Write the refusal of an upgrade request, if it is to be refused, and
@@ -125,11 +152,12 @@ upgrade_refusal(struct lws *wsi)
 static int
 check_upgrade(struct lws *wsi, int rc)
 {
-    unsigned status = upgrade_refusal(wsi);
+    struct refusal r = upgrade_refusal(wsi);
 
-    if (status == 0)
+    if (r.status == 0)
         return 0;
-    lws_return_http_status(wsi, status, NULL);
+    if (wsd_http_refuse(wsi, r.status, r.code, r.message) != 0)
+        return -1;
     return rc;
 }
 
@@ -249,6 +277,36 @@ wsd_timer_schedule(lws_sorted_usec_list_t *sul, sul_cb_t cb, lws_usec_t us)
     kick_at = ev_now(loop) + after;
 }
 
+/* Size the descriptor limit to max_connections: enough for them (up to
+ * the hard limit), and no more, since libwebsockets keeps (and on every
+ * close scans) a table with an entry per possible descriptor. */
+static void
+size_descriptors(void)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)wsd_srv.conf.max_connections + FD_RESERVE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
+        sb_log_warn("max_connections %lld needs %llu descriptors, but the "
+                    "process may open %llu: connections beyond about %llu "
+                    "wait until others close",
+                    wsd_srv.conf.max_connections, (unsigned long long)want,
+                    (unsigned long long)rl.rlim_max,
+                    (unsigned long long)(rl.rlim_max > FD_RESERVE
+                                             ? rl.rlim_max - FD_RESERVE
+                                             : 0));
+        want = rl.rlim_max;
+    }
+    if (want == rl.rlim_cur)
+        return;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        sb_log_warn("cannot set the descriptor limit to %llu: %s",
+                    (unsigned long long)want, strerror(errno));
+}
+
 int
 wsd_server_start(void)
 {
@@ -256,6 +314,7 @@ wsd_server_start(void)
     static void *foreign[1];
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+    size_descriptors();
     memset(&info, 0, sizeof(info));
     /* A server vhost without a listener of its own: listen.c accepts. */
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;

@@ -19,6 +19,7 @@
 struct wsd_config {
     char *listen_address;
     long long listen_port;
+    long long max_connections;
     long long max_message_bytes;
     long long max_subscriptions;
     long long send_queue_max;

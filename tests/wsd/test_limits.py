@@ -78,6 +78,51 @@ class SubscriptionLimitTest(WsdTestCase):
         self.assertTrue(await c.alive())
 
 
+class ConnectionLimitTest(WsdTestCase):
+
+    async def read_body(self, r):
+        n = int(r.response_headers.get("content-length", "0"))
+        return json.loads(await asyncio.wait_for(r.reader.readexactly(n), 5))
+
+    @bounded(30)
+    async def test_max_connections(self):
+        """OPERATIONS.md 3.2: with max_connections open, an upgrade is
+        refused with 503, a JSON error and Retry-After, and counted; once
+        one closes, the next is accepted."""
+        node = await self.start_node(max_connections="3")
+        held = [await self.connect(make_token(), how="header", node=node) for _ in range(3)]
+        r = await self.raw(port=node.port, token=make_token(), expect_upgrade=False)
+        self.assertEqual(r.status, 503, r.status_line)
+        self.assertEqual(r.response_headers.get("retry-after"), "1")
+        self.assertTrue(r.response_headers.get("content-type", "").startswith(
+            "application/json"), r.response_headers)
+        body = await self.read_body(r)
+        self.assertEqual(body["error"]["code"], "unavailable", body)
+        self.assertIn("max_connections", body["error"]["message"])
+        m = await metrics_of(node)
+        self.assertEqual(metric_sum(m, "switchboard_connection_refusals_total"), 1)
+        self.assertEqual(metric_sum(m, "switchboard_connections"), 3)
+        for c in held:
+            self.assertTrue(await c.alive())
+        await held[0].close()
+        for _ in range(50):
+            if metric_sum(await metrics_of(node), "switchboard_connections") == 2:
+                break
+            await asyncio.sleep(0.1)
+        c = await self.connect(make_token(), how="header", node=node)
+        self.assertTrue(await c.alive())
+
+    @bounded(10)
+    async def test_refusals_carry_json(self):
+        """PROTOCOL.md 4.1: a refused handshake says why in JSON."""
+        for path, kw, status, code in (("/nope", {}, 404, "not_found"),
+                                       ("/ws", {"subprotocol": "chat.v9"}, 400, "bad_request")):
+            r = await self.raw(path=path, expect_upgrade=False, **kw)
+            self.assertEqual(r.status, status, r.status_line)
+            body = await self.read_body(r)
+            self.assertEqual(body["error"]["code"], code, body)
+
+
 class RateLimitTest(WsdTestCase):
 
     @bounded(40)
