@@ -668,6 +668,23 @@ check_log_level(const char *value, char *why, size_t size)
     return SB_ERR;
 }
 
+/* A node id is printed as is into JSON (hello, /healthz, /status),
+ * Prometheus labels and log lines, and stored in switchboard.nodes. */
+static int
+check_node_id(const char *value, char *why, size_t size)
+{
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\') {
+            snprintf(why, size,
+                     "only printable ASCII without spaces, quotes or "
+                     "backslashes (byte %d is 0x%02x)",
+                     (int)(p - (const unsigned char *)value), *p);
+            return SB_ERR;
+        }
+    }
+    return SB_OK;
+}
+
 static int
 check_conninfo(const char *value, char *why, size_t size)
 {
@@ -702,8 +719,9 @@ static const struct sb_option common_options[] = {
      XSTR(SB_DATA_MAX_DEFAULT), "largest serialized event data accepted",
      COMMON(max_data_bytes), 0, NULL},
     {"node_id", SB_OPT_STRING, 0, 128, NULL,
-     "name of this process in switchboard.nodes (empty: <hostname>-<pid>)",
-     COMMON(node_id), 0, NULL},
+     "name of this process in switchboard.nodes: printable ASCII without "
+     "spaces, quotes or backslashes (empty: <hostname>-<pid>)",
+     COMMON(node_id), 0, check_node_id},
     {"commit_batch", SB_OPT_INT, 1, SB_BATCH_MAX, XSTR(SB_BATCH_MAX),
      "most events in one group commit", COMMON(commit_batch), 0, NULL},
     {"heartbeat_interval", SB_OPT_DURATION_MS, 1000, 30000, "10s",

@@ -745,6 +745,12 @@ START_TEST(common_errors)
     ck_assert_int_eq(LOAD(long_id), SB_ERR);
     assert_error("config: command line: node_id: value is longer than 128 "
                  "bytes");
+    ck_assert_int_eq(LOAD("--node_id=web 1"), SB_ERR);
+    assert_error("config: command line: node_id: only printable ASCII "
+                 "without spaces, quotes or backslashes (byte 3 is 0x20)");
+    ck_assert_int_eq(LOAD("--node_id=a\"b"), SB_ERR);
+    ck_assert_int_eq(LOAD("--node_id=n\xc3\xa9"), SB_ERR);
+    ck_assert_int_eq(LOAD("--node_id=web1-wsd.2:a@b/c_d"), SB_OK);
 }
 END_TEST
 
