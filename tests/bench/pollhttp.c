@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchopt.h"
 #include "pollhttp.h"
 #include "xalloc.h"
 
 #define READ_CHUNK 65536
 #define EVENTS_MAX 512
+/* How often the loop looks for connections whose wait is over (µs). */
+#define SWEEP_US 100000
+/* Failed connections reported one by one; the rest are only counted. */
+#define REPORTS_MAX 5
 
 void
 poll_die(const char *what, const char *detail)
@@ -142,35 +148,37 @@ presp_parse(struct presp *r, const char *buf, size_t len)
 /* --- the loop --- */
 
 void
-ploop_init(struct ploop *l, const char *url)
+ploop_init(struct ploop *l, const char *url, int timeout_s)
 {
     const char *p = strncmp(url, "http://", 7) == 0 ? url + 7 : url;
     const char *colon = strchr(p, ':');
+    struct in_addr ip;
 
     memset(l, 0, sizeof(*l));
     if (colon == NULL || (size_t)(colon - p) >= sizeof(l->host))
-        poll_die("bad url (want http://HOST:PORT)", url);
+        benchopt_fail("-u", "want http://HOST:PORT");
     memcpy(l->host, p, (size_t)(colon - p));
-    l->port = atoi(colon + 1);
+    if (inet_pton(AF_INET, l->host, &ip) != 1)
+        benchopt_fail("-u", "HOST must be an IPv4 address");
+    l->port = (int)benchopt_int("-u PORT", colon + 1, 1, 65535);
+    l->timeout_s = timeout_s;
     l->ep = epoll_create1(EPOLL_CLOEXEC);
     if (l->ep < 0)
         poll_die("epoll_create1", strerror(errno));
 }
 
+/* A non-blocking socket connecting to the loop's server. */
 static int
-socket_to(const char *host, int port, bool blocking)
+socket_to(const struct ploop *l)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)port)};
+                             .sin_port = htons((uint16_t)l->port)};
     int one = 1;
-    int fd =
-        socket(AF_INET,
-               SOCK_STREAM | SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK), 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
     if (fd < 0)
         poll_die("socket", strerror(errno));
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        poll_die("not an IPv4 address", host);
+    inet_pton(AF_INET, l->host, &sa.sin_addr); /* checked by ploop_init */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 &&
         errno != EINPROGRESS)
@@ -192,10 +200,17 @@ watch(struct ploop *l, struct pconn *c, int op)
 void
 pconn_open(struct ploop *l, struct pconn *c)
 {
-    c->fd = socket_to(l->host, l->port, false);
+    c->fd = socket_to(l);
     c->busy = false;
     c->writing = false;
+    c->due_us = 0;
     c->in.len = 0;
+    if (l->nopen == l->open_cap) {
+        l->open_cap = l->open_cap ? 2 * l->open_cap : 1024;
+        l->open = sb_realloc(l->open, (size_t)l->open_cap * sizeof(*l->open));
+    }
+    c->slot = l->nopen++;
+    l->open[c->slot] = c;
     watch(l, c, EPOLL_CTL_ADD);
     l->connects++;
     pconn_kick(l, c);
@@ -209,11 +224,38 @@ pconn_close(struct ploop *l, struct pconn *c)
     epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
+    /* The last open connection takes c's place. */
+    l->open[c->slot] = l->open[--l->nopen];
+    l->open[c->slot]->slot = c->slot;
 }
 
+/* Close c for good, say why (the first few), and tell its scenario. */
+static void
+fail(struct ploop *l, struct pconn *c, const char *why)
+{
+    if (l->failures < REPORTS_MAX)
+        fprintf(stderr, "pollload: connection %d to %s:%d: %s\n", c->index,
+                l->host, l->port, why);
+    else if (l->failures == REPORTS_MAX)
+        fprintf(stderr, "pollload: more connections failed (not shown)\n");
+    l->failures++;
+    pconn_close(l, c);
+    c->in.len = 0;
+    c->busy = false;
+    c->writing = false;
+    c->due_us = 0;
+    c->ops->failed(c);
+}
+
+/* The server closed c, or a send on it failed: connect and send again,
+ * unless that keeps happening to a request without an answer. */
 static void
 reconnect(struct ploop *l, struct pconn *c)
 {
+    if (c->busy && ++c->closes >= POLLHTTP_CLOSES_MAX) {
+        fail(l, c, "closed by the server each time, no answer");
+        return;
+    }
     pconn_close(l, c);
     c->reconnects++;
     pconn_open(l, c);
@@ -235,6 +277,7 @@ flush_out(struct ploop *l, struct pconn *c)
             return;
         }
         c->out_off += (size_t)n;
+        c->due_us = sb_mono_us() + l->timeout_s * 1000000LL;
     }
     bool more = c->out_off < c->out.len;
 
@@ -242,8 +285,10 @@ flush_out(struct ploop *l, struct pconn *c)
         c->writing = more;
         watch(l, c, EPOLL_CTL_MOD);
     }
-    if (!more)
+    if (!more) {
         c->sent_us = sb_mono_us();
+        c->due_us = c->sent_us + (c->hold_s + l->timeout_s) * 1000000LL;
+    }
 }
 
 void
@@ -256,6 +301,7 @@ pconn_kick(struct ploop *l, struct pconn *c)
     if (!c->ops->request(c, &c->out))
         return;
     c->busy = true;
+    c->due_us = sb_mono_us() + l->timeout_s * 1000000LL;
     flush_out(l, c);
 }
 
@@ -272,12 +318,16 @@ take_responses(struct ploop *l, struct pconn *c)
             return;
         pbuf_consume(&c->in, (size_t)used);
         c->busy = false;
+        c->due_us = 0;
+        c->closes = 0;
         c->ops->response(c, &c->resp);
         if (c->resp.close) {
             reconnect(l, c);
             return;
         }
         pconn_kick(l, c);
+        if (c->fd < 0)
+            return;
     }
 }
 
@@ -298,6 +348,32 @@ readable(struct ploop *l, struct pconn *c)
     take_responses(l, c);
 }
 
+/* Fail the connections whose send or answer is late. */
+static void
+sweep(struct ploop *l)
+{
+    int64_t now = sb_mono_us();
+    char why[96];
+
+    if (now - l->swept_us < SWEEP_US)
+        return;
+    l->swept_us = now;
+    /* Backwards: fail() moves the last connection into the place it frees. */
+    for (int i = l->nopen - 1; i >= 0; i--) {
+        struct pconn *c = l->open[i];
+
+        if (c->due_us == 0 || now < c->due_us)
+            continue;
+        if (c->writing)
+            snprintf(why, sizeof(why), "connect or send stalled for %d s (-t)",
+                     l->timeout_s);
+        else
+            snprintf(why, sizeof(why), "no answer within %d s (-t)",
+                     c->hold_s + l->timeout_s);
+        fail(l, c, why);
+    }
+}
+
 void
 ploop_turn(struct ploop *l, int ms)
 {
@@ -315,31 +391,75 @@ ploop_turn(struct ploop *l, int ms)
             (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
             readable(l, c);
     }
+    sweep(l);
 }
 
 /* --- blocking exchanges --- */
 
-int
-phttp_connect(const char *host, int port)
+/* Wait until fd is ready for events, at most the loop's timeout; ends the
+ * run when it is not (what: "connect to", "send to", "answer from"). */
+static void
+wait_ready(const struct ploop *l, int fd, short events, const char *what)
 {
-    return socket_to(host, port, true);
+    struct pollfd pf = {.fd = fd, .events = events};
+    int64_t deadline = sb_mono_us() + l->timeout_s * 1000000LL;
+    char why[128];
+
+    for (;;) {
+        int64_t left = deadline - sb_mono_us();
+        int n = left > 0 ? poll(&pf, 1, (int)((left + 999) / 1000)) : 0;
+
+        if (n > 0)
+            return;
+        if (n < 0 && errno != EINTR)
+            poll_die("poll", strerror(errno));
+        if (n == 0 && sb_mono_us() >= deadline) {
+            snprintf(why, sizeof(why), "%s %s:%d took over %d s (-t)", what,
+                     l->host, l->port, l->timeout_s);
+            poll_die("timeout", why);
+        }
+    }
+}
+
+int
+phttp_connect(const struct ploop *l)
+{
+    int fd = socket_to(l), err = 0;
+    socklen_t len = sizeof(err);
+
+    wait_ready(l, fd, POLLOUT, "connect to");
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err != 0)
+        poll_die("connect", strerror(err));
+    return fd;
+}
+
+/* Send all of req on fd (non-blocking), waiting for room as needed. */
+static void
+send_all(const struct ploop *l, int fd, const struct fcgi_buf *req)
+{
+    for (size_t off = 0; off < req->len;) {
+        ssize_t w = send(fd, req->data + off, req->len - off, MSG_NOSIGNAL);
+
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            wait_ready(l, fd, POLLOUT, "send to");
+        else if (w < 0 && errno != EINTR)
+            poll_die("send", strerror(errno));
+        else if (w > 0)
+            off += (size_t)w;
+    }
 }
 
 void
-phttp_exchange(int fd, const struct fcgi_buf *req, int n,
+phttp_exchange(const struct ploop *l, int fd, const struct fcgi_buf *req, int n,
                void (*check)(const struct presp *r, void *arg), void *arg)
 {
     struct fcgi_buf in = {0};
     struct presp r = {0};
     char buf[READ_CHUNK];
 
-    for (size_t off = 0; off < req->len;) {
-        ssize_t w = send(fd, req->data + off, req->len - off, MSG_NOSIGNAL);
-
-        if (w <= 0 && errno != EINTR)
-            poll_die("send", strerror(errno));
-        off += w > 0 ? (size_t)w : 0;
-    }
+    send_all(l, fd, req);
     while (n > 0) {
         long used = presp_parse(&r, in.data ? in.data : "", in.len);
         ssize_t got;
@@ -353,7 +473,10 @@ phttp_exchange(int fd, const struct fcgi_buf *req, int n,
             n--;
             continue;
         }
+        wait_ready(l, fd, POLLIN, "answer from");
         got = recv(fd, buf, sizeof(buf), 0);
+        if (got < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
         if (got <= 0)
             poll_die("recv", got == 0 ? "server closed" : strerror(errno));
         fcgi_buf_put(&in, buf, (size_t)got);

@@ -29,7 +29,11 @@
  * from utime+stime in /proc/PID/stat); PID+ adds its child processes (the
  * PostgreSQL backends, the nginx workers). The token comes from
  * $SB_BENCH_TOKEN, the publisher's conninfo from -D or $SB_BENCH_DSN.
- * Every wait is bounded (WAIT_S); a run that cannot finish exits 1.
+ * Every wait is bounded: for the polls to park or be answered (WAIT_S), and
+ * on the server's socket (-t, POLLHTTP_TIMEOUT_S: a connect, a send, an
+ * answer beyond a long-poll's own timeout); a poll or request that waits
+ * longer fails, and a run that cannot finish exits 1 saying why. A bad
+ * command line exits 2.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +47,9 @@
 
 #include <libpq-fe.h>
 
+#include "benchopt.h"
+#include "latency.h"
+#include "limits.h"
 #include "pollhttp.h"
 #include "procstat.h"
 #include "xalloc.h"
@@ -55,13 +62,18 @@
 #define POLL_TIMEOUT_S 55
 #define PIDS_MAX       8
 #define CHANNELS_MAX   1000
+/* Option bounds: beyond them a run measures the machine, not a server. */
+#define POLLERS_MAX 100000
+#define RATE_MAX    10000
+#define SECONDS_MAX 3600
+#define RAMP_MAX    1000000
 
 enum kind { KIND_SB, KIND_NCHAN };
 
 static struct {
     const char *mode, *url, *dsn, *token, *status_path;
     enum kind kind;
-    int n, channels, batch, limit;
+    int n, channels, batch, limit, timeout;
     double rate, seconds, ramp;
     unsigned tag;
     struct {
@@ -76,94 +88,43 @@ static struct {
        .limit = 100,
        .rate = 5,
        .seconds = 10,
-       .ramp = 2500};
+       .ramp = 2500,
+       .timeout = POLLHTTP_TIMEOUT_S};
 
 static struct ploop L;
 
-/* --- samples --- */
+/* --- latencies --- */
 
-struct samples {
-    int32_t *v; /* microseconds */
-    size_t n, cap;
-};
+static struct lat_samples lat;
 
-static struct samples lat;
-
+/* The end of a row: the median, p90, p99 and largest of s in ms. */
 static void
-sample_add(struct samples *s, int64_t us)
+print_quantiles(struct lat_samples *s)
 {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 65536;
-        s->v = sb_realloc(s->v, s->cap * sizeof(*s->v));
-    }
-    s->v[s->n++] = us > INT32_MAX ? INT32_MAX : (int32_t)us;
-}
-
-static int
-cmp_i32(const void *a, const void *b)
-{
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile q (0..1) in ms of sorted samples. */
-static double
-pct(const struct samples *s, double q)
-{
-    size_t i = (size_t)(q * (double)s->n + 0.999999);
-
-    if (s->n == 0)
-        return 0;
-    i = i == 0 ? 0 : i - 1;
-    return s->v[i < s->n ? i : s->n - 1] / 1000.0;
+    lat_samples_sort(s);
+    printf(" %8.2f %8.2f %8.2f %8.2f\n", lat_samples_quantile(s, 0.5) / 1000.0,
+           lat_samples_quantile(s, 0.9) / 1000.0,
+           lat_samples_quantile(s, 0.99) / 1000.0,
+           lat_samples_quantile(s, 1.0) / 1000.0);
 }
 
 static void
-print_latency_row(const char *label, struct samples *s)
+print_latency_row(const char *label, struct lat_samples *s)
 {
-    qsort(s->v, s->n, sizeof(*s->v), cmp_i32);
-    printf("%-26s %9zu %8.2f %8.2f %8.2f %8.2f\n", label, s->n, pct(s, 0.5),
-           pct(s, 0.9), pct(s, 0.99), pct(s, 1.0));
+    printf("%-26s %9zu", label, s->n);
+    print_quantiles(s);
 }
 
 /* --- processes: memory and CPU --- */
 
-/* A -p process's figure: CPU ticks (key NULL) or KiB after key in file. */
-static long long
-proc_value(pid_t pid, const char *file, const char *key)
+/* Process k of -p (with PID+, and its children). */
+static struct procstat_usage
+proc_usage(int k)
 {
-    long long ticks;
+    struct procstat_usage u = {0};
 
-    if (key != NULL)
-        return procstat_kb(pid, file, key);
-    return procstat_cpu(pid, &ticks, NULL) == 0 ? ticks : -1;
-}
-
-struct proc_total {
-    const char *file, *key;
-    long long sum;
-};
-
-static void
-add_child(pid_t pid, void *arg)
-{
-    struct proc_total *t = arg;
-    long long v = proc_value(pid, t->file, t->key);
-
-    if (v > 0)
-        t->sum += v;
-}
-
-/* Sum of a /proc figure over process k of -p (and its children). */
-static long long
-proc_sum(int k, const char *file, const char *key)
-{
-    struct proc_total t = {file, key, proc_value(O.pids[k].pid, file, key)};
-
-    if (O.pids[k].children)
-        procstat_children(O.pids[k].pid, add_child, &t);
-    return t.sum;
+    procstat_add(O.pids[k].pid, O.pids[k].children, &u);
+    return u;
 }
 
 /* Resident memory in KiB: VmRSS of a single process; for a process and
@@ -172,16 +133,18 @@ proc_sum(int k, const char *file, const char *key)
 static void
 rss_kb(long long *out)
 {
-    for (int k = 0; k < O.npids; k++)
-        out[k] = O.pids[k].children ? proc_sum(k, "smaps_rollup", "Pss:")
-                                    : proc_sum(k, "status", "VmRSS:");
+    for (int k = 0; k < O.npids; k++) {
+        struct procstat_usage u = proc_usage(k);
+
+        out[k] = O.pids[k].children ? u.pss_kb : u.rss_kb;
+    }
 }
 
 static void
 cpu_ticks(long long *out)
 {
     for (int k = 0; k < O.npids; k++)
-        out[k] = proc_sum(k, "stat", NULL);
+        out[k] = proc_usage(k).ticks;
 }
 
 /* Print each -p process's CPU time between a and b, per unit (µs each). */
@@ -226,13 +189,13 @@ take_waiting(const struct presp *r, void *arg)
 static long long
 server_waiting(void)
 {
-    int fd = phttp_connect(L.host, L.port);
+    int fd = phttp_connect(&L);
     struct fcgi_buf req = {0};
     long long n = -1;
 
     fcgi_buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", O.status_path,
                     L.host);
-    phttp_exchange(fd, &req, 1, take_waiting, &n);
+    phttp_exchange(&L, fd, &req, 1, take_waiting, &n);
     close(fd);
     fcgi_buf_release(&req);
     return n;
@@ -310,7 +273,7 @@ take_events(const char *body, int64_t now)
         long long pt = poll_number_after(s, "\"pt\"");
 
         if (pt > 0) {
-            sample_add(&lat, now - pt);
+            lat_samples_add(&lat, now - pt);
             n++;
         }
     }
@@ -329,6 +292,18 @@ next_seq(const char *body, int chan)
     return cursors ? poll_number_after(cursors, key) : -1;
 }
 
+/* The poll failed: the server answered an error, or the loop gave up on
+ * it (it said why). */
+static void
+poll_failed(struct pconn *c)
+{
+    struct poller *p = c->arg;
+
+    p->errors++;
+    P.errors++;
+    p->stopped = true;
+}
+
 static void
 poll_response(struct pconn *c, const struct presp *r)
 {
@@ -343,9 +318,7 @@ poll_response(struct pconn *c, const struct presp *r)
     if (r->status != 200) {
         fprintf(stderr, "pollload: poll answered %d: %.200s\n", r->status,
                 r->body.data);
-        p->errors++;
-        P.errors++;
-        p->stopped = true;
+        poll_failed(c);
         return;
     }
     n = take_events(r->body.data, now);
@@ -364,7 +337,8 @@ poll_response(struct pconn *c, const struct presp *r)
     }
 }
 
-static const struct pconn_ops poll_ops = {poll_request, poll_response};
+static const struct pconn_ops poll_ops = {poll_request, poll_response,
+                                          poll_failed};
 
 /* Open n pollers, at most O.ramp new connections a second, and wait until
  * the server reports every one of them waiting. */
@@ -389,7 +363,8 @@ pollers_start(int n, bool once)
             *c = (struct pconn){.fd = -1,
                                 .ops = &poll_ops,
                                 .arg = &P.p[opened],
-                                .index = opened};
+                                .index = opened,
+                                .hold_s = POLL_TIMEOUT_S};
             pconn_open(&L, c);
             opened++;
         }
@@ -435,7 +410,7 @@ pub_connect(struct publisher *pb)
     PGresult *res;
 
     if (O.kind == KIND_NCHAN) {
-        pb->fd = phttp_connect(L.host, L.port);
+        pb->fd = phttp_connect(&L);
         return;
     }
     if (O.dsn == NULL)
@@ -519,7 +494,7 @@ publish_nchan(struct publisher *pb, int per)
                             ch, L.host, len, body);
         }
     }
-    phttp_exchange(pb->fd, &req, O.channels * per, check_published, NULL);
+    phttp_exchange(&L, pb->fd, &req, O.channels * per, check_published, NULL);
     fcgi_buf_release(&req);
 }
 
@@ -585,7 +560,7 @@ run_park(void)
 {
     long long rss0[PIDS_MAX], rss1[PIDS_MAX], cpu0[PIDS_MAX], cpu1[PIDS_MAX];
     struct publisher pb = {0};
-    struct samples done = {0};
+    struct lat_samples done = {0};
     int64_t t0, deadline;
 
     rss_kb(rss0);
@@ -605,7 +580,7 @@ run_park(void)
     cpu_ticks(cpu1);
     for (int i = 0; i < P.n; i++)
         if (P.p[i].done_us > 0)
-            sample_add(&done, P.p[i].done_us - t0);
+            lat_samples_add(&done, P.p[i].done_us - t0);
     printf("\none publish to every waiting poll: %ld of %d answered, %ld "
            "errors; the publish call took %.2f ms\n",
            P.finished, P.n, P.errors, (double)(pb.last_us - t0) / 1000);
@@ -614,10 +589,15 @@ run_park(void)
     print_latency_row("answered", &done);
     print_cpu(cpu0, cpu1, O.n, "answer");
     pub_disconnect(&pb);
-    if (P.errors > 0 || done.n < (size_t)O.n)
+    if (P.errors > 0 || done.n < (size_t)O.n) {
+        fprintf(stderr,
+                "pollload: %zu of %d polls answered within %d s, %ld "
+                "failed\n",
+                done.n, O.n, WAIT_S, P.errors);
         exit(1);
+    }
     pollers_stop();
-    free(done.v);
+    lat_samples_free(&done);
 }
 
 /* --- rate: deliveries per second under a steady publish --- */
@@ -690,7 +670,7 @@ struct rester {
 static struct {
     bool history, stop;
     long done, errors, seq_max[CHANNELS_MAX];
-    struct samples lat;
+    struct lat_samples lat;
 } R;
 
 static bool
@@ -735,7 +715,7 @@ rest_response(struct pconn *c, const struct presp *r)
     struct rester *x = c->arg;
     long long seq;
 
-    sample_add(&R.lat, sb_mono_us() - x->start_us);
+    lat_samples_add(&R.lat, sb_mono_us() - x->start_us);
     R.done++;
     if (r->status != (R.history ? 200 : 201)) {
         if (R.errors++ < 5)
@@ -748,14 +728,24 @@ rest_response(struct pconn *c, const struct presp *r)
         R.seq_max[x->chan] = seq;
 }
 
-static const struct pconn_ops rest_ops = {rest_request, rest_response};
+/* The loop gave up on the request (it said why). */
+static void
+rest_failed(struct pconn *c)
+{
+    (void)c;
+    R.errors++;
+}
+
+static const struct pconn_ops rest_ops = {rest_request, rest_response,
+                                          rest_failed};
 
 /* One phase: n connections for O.seconds; prints its row. */
 static void
 rest_phase(const char *label, struct pconn *cs, long long *cpu)
 {
     int64_t start = sb_mono_us(), end = start + (int64_t)(O.seconds * 1e6);
-    int64_t deadline = end + DRAIN_S * 1000000LL;
+    /* Each request is answered or failed within the timeout (-t). */
+    int64_t deadline = end + (O.timeout + 1) * 1000000LL;
     long busy;
     double secs;
 
@@ -772,12 +762,12 @@ rest_phase(const char *label, struct pconn *cs, long long *cpu)
         for (int i = 0; i < O.n; i++)
             busy += cs[i].busy;
     } while ((!R.stop || busy > 0) && sb_mono_us() < deadline);
+    R.errors += busy; /* unanswered at the deadline */
     secs = (double)(sb_mono_us() - start) / 1e6;
     cpu_ticks(cpu + PIDS_MAX);
-    qsort(R.lat.v, R.lat.n, sizeof(*R.lat.v), cmp_i32);
-    printf("%-22s %5d %8ld %7ld %8.2f %9.0f %8.2f %8.2f %8.2f %8.2f\n", label,
-           O.n, R.done, R.errors, secs, (double)R.done / secs, pct(&R.lat, 0.5),
-           pct(&R.lat, 0.9), pct(&R.lat, 0.99), pct(&R.lat, 1.0));
+    printf("%-22s %5d %8ld %7ld %8.2f %9.0f", label, O.n, R.done, R.errors,
+           secs, (double)R.done / secs);
+    print_quantiles(&R.lat);
 }
 
 static void
@@ -817,36 +807,126 @@ run_rest(void)
     }
     free(cs);
     free(xs);
-    free(R.lat.v);
-    if (errors > 0)
+    lat_samples_free(&R.lat);
+    if (errors > 0) {
+        fprintf(stderr, "pollload: %ld requests failed\n", errors);
         exit(1);
+    }
 }
 
 /* --- options --- */
 
+/* Print the usage text to to and exit with status. */
+static void usage(FILE *to, int status) __attribute__((noreturn));
+
 static void
-usage(void)
+usage(FILE *to, int status)
 {
-    fprintf(stderr,
-            "usage: pollload park|rate|rest -u http://HOST:PORT [-k sb|nchan] "
-            "[-n N] [-C channels]\n"
-            "       [-b events] [-r per-second] [-d seconds] [-l limit] "
-            "[-R opens-per-second]\n"
-            "       [-s status-path] [-D conninfo] [-p LABEL=PID[+]]...\n");
-    exit(2);
+    fprintf(
+        to,
+        "usage: pollload park|rate|rest -u http://HOST:PORT [option]...\n"
+        "  -k sb|nchan      switchboard-fcgi behind a web server, or Nchan "
+        "(sb)\n"
+        "  -n N             connections (1-%d; park 5000, rate 1000, rest "
+        "16)\n"
+        "  -C N             channels (1-%d, 1)\n"
+        "  -b N             rate: events per channel a tick (1-%d, 10; sb: "
+        "-b times -C\n"
+        "                   at most %d, one publish_batch call)\n"
+        "  -r N             rate: ticks a second (0.01-%d, 5)\n"
+        "  -d S             rate, rest: seconds (0.1-%d, 10)\n"
+        "  -l N             rest: events a history page (1-%d, 100)\n"
+        "  -R N             connections opened a second (1-%d, 2500)\n"
+        "  -t S             the longest wait on the server (1-%d, %d): for a "
+        "connect, a\n"
+        "                   send, or an answer beyond the %d s a long-poll "
+        "may be held;\n"
+        "                   a poll or request that waits longer fails, and "
+        "so does the run;\n"
+        "                   a publisher or status request that does ends "
+        "the run at once\n"
+        "  -s PATH          the status page (sb: /api/v1/metrics, nchan: "
+        "/nchan_status)\n"
+        "  -D CONNINFO      the publisher's database (sb; default "
+        "$SB_BENCH_DSN)\n"
+        "  -p LABEL=PID[+]  a process to measure, + with its children (at "
+        "most %d)\n"
+        "  -h               this text\n"
+        "Exit status: 0 done, 1 a case failed, 2 a bad command line.\n",
+        POLLERS_MAX, CHANNELS_MAX, SB_BATCH_MAX, SB_BATCH_MAX, RATE_MAX,
+        SECONDS_MAX, SB_HISTORY_MAX, RAMP_MAX, POLLHTTP_TIMEOUT_MAX_S,
+        POLLHTTP_TIMEOUT_S, POLL_TIMEOUT_S, PIDS_MAX);
+    exit(status);
 }
 
+/* The numeric options: where each goes and its bounds. */
+static const struct {
+    int letter;
+    int *whole;  /* a whole number, or */
+    double *dec; /* a decimal one */
+    double min, max;
+} num_opts[] = {
+    {'n', &O.n, NULL, 1, POLLERS_MAX},
+    {'C', &O.channels, NULL, 1, CHANNELS_MAX},
+    {'b', &O.batch, NULL, 1, SB_BATCH_MAX},
+    {'l', &O.limit, NULL, 1, SB_HISTORY_MAX},
+    {'t', &O.timeout, NULL, 1, POLLHTTP_TIMEOUT_MAX_S},
+    {'r', NULL, &O.rate, 0.01, RATE_MAX},
+    {'d', NULL, &O.seconds, 0.1, SECONDS_MAX},
+    {'R', NULL, &O.ramp, 1, RAMP_MAX},
+};
+
+/* Set numeric option letter from text; false when it is not one. */
+static bool
+num_opt(int letter, const char *text)
+{
+    char name[3] = {'-', (char)letter, '\0'};
+
+    for (size_t i = 0; i < sizeof(num_opts) / sizeof(num_opts[0]); i++) {
+        if (num_opts[i].letter != letter)
+            continue;
+        if (num_opts[i].whole != NULL)
+            *num_opts[i].whole = (int)benchopt_int(
+                name, text, (int64_t)num_opts[i].min, (int64_t)num_opts[i].max);
+        else
+            *num_opts[i].dec =
+                benchopt_real(name, text, num_opts[i].min, num_opts[i].max);
+        return true;
+    }
+    return false;
+}
+
+/* -p LABEL=PID[+] */
 static void
 add_pid(const char *arg)
 {
     const char *eq = strchr(arg, '=');
+    size_t len;
+    char pid[16];
 
-    if (eq == NULL || O.npids == PIDS_MAX || atoi(eq + 1) <= 0)
-        usage();
+    if (O.npids == PIDS_MAX)
+        benchopt_fail("-p", "too many processes");
+    if (eq == NULL || eq == arg)
+        benchopt_fail("-p", "want LABEL=PID or LABEL=PID+");
+    len = strlen(eq + 1);
+    O.pids[O.npids].children = len > 0 && eq[len] == '+';
+    len -= O.pids[O.npids].children;
+    snprintf(pid, sizeof(pid), "%.*s", (int)len, eq + 1);
+    if (len >= sizeof(pid))
+        benchopt_fail("-p", "PID too long");
+    O.pids[O.npids].pid = (int)benchopt_int("-p PID", pid, 1, INT32_MAX);
     O.pids[O.npids].label = sb_strndup(arg, (size_t)(eq - arg));
-    O.pids[O.npids].pid = atoi(eq + 1);
-    O.pids[O.npids].children = eq[strlen(eq) - 1] == '+';
     O.npids++;
+}
+
+static enum kind
+kind_of(const char *s)
+{
+    if (strcmp(s, "sb") == 0)
+        return KIND_SB;
+    if (strcmp(s, "nchan") == 0)
+        return KIND_NCHAN;
+    benchopt_fail("-k", "want sb or nchan");
 }
 
 static void
@@ -854,38 +934,24 @@ parse_args(int argc, char **argv)
 {
     int opt;
 
-    if (argc < 2)
-        usage();
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "--help") == 0)
+        usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
     O.mode = argv[1];
-    while ((opt = getopt(argc - 1, argv + 1, "u:k:n:C:b:r:d:l:R:s:D:p:")) !=
+    if (strcmp(O.mode, "park") != 0 && strcmp(O.mode, "rate") != 0 &&
+        strcmp(O.mode, "rest") != 0)
+        benchopt_fail(O.mode, "not a case (park, rate or rest)");
+    opterr = 0; /* argv[1] is the case, not the program: report here */
+    while ((opt = getopt(argc - 1, argv + 1, ":u:k:n:C:b:r:d:l:R:s:D:p:t:h")) !=
            -1) {
+        char name[3] = {'-', (char)optopt, '\0'};
+
         switch (opt) {
         case 'u':
             O.url = optarg;
             break;
         case 'k':
-            O.kind = strcmp(optarg, "nchan") == 0 ? KIND_NCHAN : KIND_SB;
-            break;
-        case 'n':
-            O.n = atoi(optarg);
-            break;
-        case 'C':
-            O.channels = atoi(optarg);
-            break;
-        case 'b':
-            O.batch = atoi(optarg);
-            break;
-        case 'r':
-            O.rate = atof(optarg);
-            break;
-        case 'd':
-            O.seconds = atof(optarg);
-            break;
-        case 'l':
-            O.limit = atoi(optarg);
-            break;
-        case 'R':
-            O.ramp = atof(optarg);
+            O.kind = kind_of(optarg);
             break;
         case 's':
             O.status_path = optarg;
@@ -896,13 +962,27 @@ parse_args(int argc, char **argv)
         case 'p':
             add_pid(optarg);
             break;
+        case 'h':
+            usage(stdout, 0);
+        case ':':
+            benchopt_fail(name, "needs a value");
+        case '?':
+            benchopt_fail(name, "unknown option");
         default:
-            usage();
+            if (!num_opt(opt, optarg))
+                usage(stderr, 2);
         }
     }
-    if (O.url == NULL || O.channels < 1 || O.channels > CHANNELS_MAX ||
-        O.batch < 1 || O.rate <= 0 || O.seconds <= 0 || O.ramp <= 0)
-        usage();
+    if (optind != argc - 1)
+        benchopt_fail(argv[optind + 1], "unexpected argument");
+    if (O.url == NULL)
+        benchopt_fail("-u", "missing (http://HOST:PORT of the server)");
+    if (strcmp(O.mode, "rest") == 0 && O.kind != KIND_SB)
+        benchopt_fail("-k", "rest runs against switchboard only (sb)");
+    if (O.kind == KIND_SB && strcmp(O.mode, "rate") == 0 &&
+        O.batch * O.channels > SB_BATCH_MAX)
+        benchopt_fail("-b", "times -C is more than one publish_batch call "
+                            "takes (1000 events)");
 }
 
 static void
@@ -934,16 +1014,14 @@ main(int argc, char **argv)
 {
     parse_args(argc, argv);
     defaults();
-    ploop_init(&L, O.url);
+    ploop_init(&L, O.url, O.timeout);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (strcmp(O.mode, "park") == 0)
         run_park();
     else if (strcmp(O.mode, "rate") == 0)
         run_rate();
-    else if (strcmp(O.mode, "rest") == 0 && O.kind == KIND_SB)
-        run_rest();
     else
-        usage();
-    free(lat.v);
+        run_rest();
+    lat_samples_free(&lat);
     return 0;
 }

@@ -73,3 +73,27 @@ procstat_children(pid_t parent, void (*each)(pid_t pid, void *arg), void *arg)
     closedir(d);
     return 0;
 }
+
+/* procstat_children()'s callback: one process into a procstat_usage. */
+static void
+add_one(pid_t pid, void *arg)
+{
+    struct procstat_usage *u = arg;
+    long long ticks, kb;
+
+    if (procstat_cpu(pid, &ticks, NULL) != 0)
+        return;
+    u->ticks += ticks;
+    if ((kb = procstat_kb(pid, "status", "VmRSS:")) > 0)
+        u->rss_kb += kb;
+    if ((kb = procstat_kb(pid, "smaps_rollup", "Pss:")) > 0)
+        u->pss_kb += kb;
+}
+
+void
+procstat_add(pid_t pid, bool children, struct procstat_usage *u)
+{
+    add_one(pid, u);
+    if (children)
+        procstat_children(pid, add_one, u);
+}

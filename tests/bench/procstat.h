@@ -5,6 +5,7 @@
 #ifndef SB_BENCH_PROCSTAT_H
 #define SB_BENCH_PROCSTAT_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* utime + stime of pid in clock ticks (sysconf(_SC_CLK_TCK) a second),
@@ -20,5 +21,17 @@ long long procstat_kb(pid_t pid, const char *file, const char *key);
  * cannot be read. */
 int procstat_children(pid_t parent, void (*each)(pid_t pid, void *arg),
                       void *arg);
+
+/* What a set of processes uses, summed over them. */
+struct procstat_usage {
+    long long ticks;  /* utime + stime, clock ticks */
+    long long rss_kb; /* VmRSS */
+    long long pss_kb; /* Pss of smaps_rollup: shared pages counted once */
+};
+
+/* Add pid's figures to *u, and with children those of every process whose
+ * parent it is. A process that is gone (or not readable) adds nothing; a
+ * figure its kernel does not report adds nothing to that sum. */
+void procstat_add(pid_t pid, bool children, struct procstat_usage *u);
 
 #endif

@@ -6,7 +6,8 @@
  *   wsload [--wsd HOST:PORT[,PORT...] --wsd-pids PID,... --pg-pid PID
  *           --wsd-token-file FILE --wsd-pub-token-file FILE]
  *          [--nchan HOST:PORT --nchan-pid PID --nchan-auth QUERY]
- *          [--procs N] [--scenarios abcde] [--quick] [size options below]
+ *          [--procs N] [--scenarios abcde] [--quick] [--grace S]
+ *          [size options below] [--help]
  *
  * Scenarios (each for every target given):
  *   a  memory per idle connection: RSS and PSS of the server processes
@@ -32,9 +33,10 @@
  * Server CPU time is utime + stime from /proc/PID/stat of the server
  * processes (wsd: --wsd-pids; Nchan: the master and its children), and for
  * wsd separately of the PostgreSQL postmaster and all its children; memory
- * is VmRSS and the Pss of smaps_rollup. Every case is bounded in time; a
- * case whose connections or publishes failed says so in its table and in
- * the exit status (1).
+ * is VmRSS and the Pss of smaps_rollup. Every case is bounded in time (a
+ * publishing case by its planned length plus --grace, 30 s); a case whose
+ * connections or publishes failed says so in its table and in the exit
+ * status (1). A bad command line exits 2.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -48,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchopt.h"
 #include "procstat.h"
 #include "wsload.h"
 #include "xalloc.h"
@@ -58,12 +61,20 @@
 #define OPEN_PENDING  64
 #define WSD_WINDOW    64
 #define SETTLE_US     1000000 /* after subscribing, before measuring */
-#define WAIT_EXTRA_S  30.0    /* beyond a case's own length */
+/* --grace: how long a publishing case may run beyond its planned length
+ * before what is unanswered counts as failed (a slow commit or a full
+ * window, not a server that stopped). */
+#define GRACE_S     30
+#define GRACE_MAX_S 86400
+/* Scenario c publishes unpaced, so its planned length is its deliveries
+ * at this rate: well under what either server does on one core, so only a
+ * server that has stalled runs past it (plus --grace). */
+#define FANOUT_FLOOR_PER_S 10000
 
 struct wl_target_conf wl_targets[WL_NTARGETS] = {{.name = "wsd"},
                                                  {.name = "nchan"}};
 
-/* --- time, I/O, histogram --- */
+/* --- I/O --- */
 
 /* Exactly len bytes: read into rb, or, when rb is NULL, write wb. -1 on an
  * error or end of file. */
@@ -96,71 +107,6 @@ wl_read_all(int fd, void *p, size_t len)
     return io_all(fd, p, NULL, len);
 }
 
-static unsigned
-hist_index(uint64_t v)
-{
-    unsigned shift;
-
-    if (v < WL_HIST_SUB)
-        return (unsigned)v;
-    shift = (unsigned)(63 - __builtin_clzll(v)) - 6; /* keep 7 bits */
-    unsigned i =
-        (shift + 1) * WL_HIST_SUB + (unsigned)(v >> shift) - WL_HIST_SUB;
-    return i < WL_HIST_BUCKETS ? i : WL_HIST_BUCKETS - 1;
-}
-
-/* The middle of bucket i. */
-static uint64_t
-hist_value(unsigned i)
-{
-    unsigned shift;
-
-    if (i < WL_HIST_SUB)
-        return i;
-    shift = i / WL_HIST_SUB - 1;
-    return (((uint64_t)(i % WL_HIST_SUB + WL_HIST_SUB)) << shift) +
-           ((1ULL << shift) >> 1);
-}
-
-void
-wl_hist_add(struct wl_hist *h, uint64_t us)
-{
-    h->count[hist_index(us)]++;
-    h->n++;
-    if (us > h->max)
-        h->max = us;
-}
-
-void
-wl_hist_merge(struct wl_hist *into, const struct wl_hist *h)
-{
-    for (unsigned i = 0; i < WL_HIST_BUCKETS; i++)
-        into->count[i] += h->count[i];
-    into->n += h->n;
-    if (h->max > into->max)
-        into->max = h->max;
-}
-
-uint64_t
-wl_hist_quantile(const struct wl_hist *h, double q)
-{
-    uint64_t rank = (uint64_t)(q * (double)h->n + 0.999999);
-    uint64_t seen = 0;
-
-    if (h->n == 0)
-        return 0;
-    if (rank < 1)
-        rank = 1;
-    for (unsigned i = 0; i < WL_HIST_BUCKETS; i++) {
-        seen += h->count[i];
-        if (seen >= rank) {
-            uint64_t v = hist_value(i);
-            return v < h->max ? v : h->max;
-        }
-    }
-    return h->max;
-}
-
 /* --- server processes: CPU time and memory from /proc --- */
 
 /* Processes to account: listed ones, and a parent with all its children. */
@@ -176,30 +122,17 @@ struct usage {
 };
 
 static void
-usage_add(pid_t pid, void *arg)
-{
-    struct usage *u = arg;
-    long long ticks, kb;
-
-    if (procstat_cpu(pid, &ticks, NULL) != 0)
-        return;
-    u->cpu_s += (double)ticks / (double)sysconf(_SC_CLK_TCK);
-    if ((kb = procstat_kb(pid, "status", "VmRSS:")) > 0)
-        u->rss_kb += (double)kb;
-    if ((kb = procstat_kb(pid, "smaps_rollup", "Pss:")) > 0)
-        u->pss_kb += (double)kb;
-}
-
-static void
 usage_of(const struct pidset *ps, struct usage *u)
 {
-    memset(u, 0, sizeof(*u));
+    struct procstat_usage sum = {0};
+
     for (int i = 0; i < ps->n; i++)
-        usage_add(ps->pids[i], u);
-    if (ps->parent <= 0)
-        return;
-    usage_add(ps->parent, u);
-    procstat_children(ps->parent, usage_add, u);
+        procstat_add(ps->pids[i], false, &sum);
+    if (ps->parent > 0)
+        procstat_add(ps->parent, true, &sum);
+    u->cpu_s = (double)sum.ticks / (double)sysconf(_SC_CLK_TCK);
+    u->rss_kb = (double)sum.rss_kb;
+    u->pss_kb = (double)sum.pss_kb;
 }
 
 /* --- options --- */
@@ -219,6 +152,7 @@ static struct {
     double latency_seconds;
     int ingest_conns, ingest_window;
     double ingest_seconds;
+    int grace;
     struct pidset server[WL_NTARGETS];
     struct pidset pg;
     char tag[16];
@@ -238,66 +172,79 @@ static struct {
     .ingest_conns = 64,
     .ingest_window = 32,
     .ingest_seconds = 5,
+    .grace = GRACE_S,
 };
 
 static int failures;
+
+static void
+usage(FILE *to)
+{
+    fprintf(
+        to,
+        "usage: wsload [--wsd HOST:PORT[,PORT...] --wsd-pids PID,... "
+        "--pg-pid PID\n"
+        "               --wsd-token-file F --wsd-pub-token-file F]\n"
+        "              [--nchan HOST:PORT --nchan-pid PID --nchan-auth "
+        "QUERY]\n"
+        "              [--procs N (1-%d, 4)] [--scenarios abcde] [--quick]\n"
+        "              [--idle N,N] [--setup N] [--fanout N,N] "
+        "[--deliveries N]\n"
+        "              [--latency-subs N] [--latency-rates R,R] "
+        "[--latency-seconds S]\n"
+        "              [--ingest-conns N] [--ingest-window N] "
+        "[--ingest-seconds S]\n"
+        "              [--grace S (1-%d, %d)] [--help]\n"
+        "A publishing case (c, d, e) may take its planned length plus "
+        "--grace seconds,\n"
+        "from the first publish to the last answer; what is unanswered "
+        "then counts as\n"
+        "failed. Planned: d, publishes / rate; e, --ingest-seconds; c, the "
+        "deliveries\n"
+        "at %d a second.\n",
+        WL_PROCS_MAX, GRACE_MAX_S, GRACE_S, FANOUT_FLOOR_PER_S);
+}
 
 static void
 usage_exit(const char *why)
 {
     if (why != NULL)
         fprintf(stderr, "wsload: %s\n", why);
-    fprintf(stderr,
-            "usage: wsload [--wsd HOST:PORT[,PORT...] --wsd-pids PID,... "
-            "--pg-pid PID "
-            "--wsd-token-file F --wsd-pub-token-file F] [--nchan HOST:PORT "
-            "--nchan-pid PID --nchan-auth QUERY] [--procs N] "
-            "[--scenarios abcde] [--quick] [--idle N,N] [--setup N] "
-            "[--fanout N,N] [--deliveries N] [--latency-subs N] "
-            "[--latency-rates R,R] [--latency-seconds S] [--ingest-conns N] "
-            "[--ingest-window N] [--ingest-seconds S]\n");
+    usage(stderr);
     exit(2);
 }
 
-static int64_t
-number(const char *s, int64_t min, int64_t max)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-
-    if (*s == '\0' || *end != '\0' || v < min || v > max)
-        usage_exit("bad number");
-    return v;
-}
-
+/* A list of at most LIST_MAX numbers from min to max, comma-separated. */
 static int
-number_list(const char *s, int64_t *out, int64_t min, int64_t max)
+number_list(const char *name, const char *s, int64_t *out, int64_t min,
+            int64_t max)
 {
-    char buf[256];
-    char *save = NULL;
+    char buf[256], *rest = buf, *item;
     int n = 0;
 
+    if (strlen(s) >= sizeof(buf))
+        benchopt_fail(name, "list too long");
     snprintf(buf, sizeof(buf), "%s", s);
-    for (char *p = strtok_r(buf, ",", &save); p != NULL && n < LIST_MAX;
-         p = strtok_r(NULL, ",", &save))
-        out[n++] = number(p, min, max);
-    if (n == 0)
-        usage_exit("empty list");
+    while ((item = strsep(&rest, ",")) != NULL) {
+        if (n == LIST_MAX)
+            benchopt_fail(name, "more than 8 numbers in the list");
+        out[n++] = benchopt_int(name, item, min, max);
+    }
     return n;
 }
 
 /* HOST:PORT[,PORT...] */
 static void
-address(const char *s, struct wl_target_conf *t)
+address(const char *name, const char *s, struct wl_target_conf *t)
 {
     const char *colon = strrchr(s, ':');
     int64_t ports[LIST_MAX];
 
     if (colon == NULL || (size_t)(colon - s) >= sizeof(t->host))
-        usage_exit("address: HOST:PORT[,PORT...] expected");
+        benchopt_fail(name, "HOST:PORT[,PORT...] expected");
     memcpy(t->host, s, (size_t)(colon - s));
     t->host[colon - s] = '\0';
-    t->nports = number_list(colon + 1, ports, 1, 65535);
+    t->nports = number_list(name, colon + 1, ports, 1, 65535);
     for (int i = 0; i < t->nports; i++)
         t->ports[i] = (int)ports[i];
     t->port = t->ports[0];
@@ -342,6 +289,8 @@ parse(int argc, char **argv)
         O_ICONNS,
         O_IWIN,
         O_ISECS,
+        O_GRACE,
+        O_HELP,
     };
     static const struct option lo[] = {
         {"wsd", 1, 0, O_WSD},
@@ -365,22 +314,28 @@ parse(int argc, char **argv)
         {"ingest-conns", 1, 0, O_ICONNS},
         {"ingest-window", 1, 0, O_IWIN},
         {"ingest-seconds", 1, 0, O_ISECS},
+        {"grace", 1, 0, O_GRACE},
+        {"help", 0, 0, O_HELP},
         {0, 0, 0, 0}};
     int64_t pids[PIDS_MAX];
-    int c;
+    char name[32] = "";
+    int c, li = 0;
 
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", lo, &li)) != -1) {
+        if (c != '?')
+            snprintf(name, sizeof(name), "--%s", lo[li].name);
         switch (c) {
         case O_WSD:
-            address(optarg, &wl_targets[WL_WSD]);
+            address(name, optarg, &wl_targets[WL_WSD]);
             break;
         case O_WSD_PIDS:
-            opt.server[WL_WSD].n = number_list(optarg, pids, 1, INT32_MAX);
+            opt.server[WL_WSD].n =
+                number_list(name, optarg, pids, 1, INT32_MAX);
             for (int i = 0; i < opt.server[WL_WSD].n; i++)
                 opt.server[WL_WSD].pids[i] = (pid_t)pids[i];
             break;
         case O_PG_PID:
-            opt.pg.parent = (pid_t)number(optarg, 1, INT32_MAX);
+            opt.pg.parent = (pid_t)benchopt_int(name, optarg, 1, INT32_MAX);
             break;
         case O_TOKEN:
             wl_targets[WL_WSD].sub_auth = token_file(optarg);
@@ -389,16 +344,17 @@ parse(int argc, char **argv)
             wl_targets[WL_WSD].pub_auth = token_file(optarg);
             break;
         case O_NCHAN:
-            address(optarg, &wl_targets[WL_NCHAN]);
+            address(name, optarg, &wl_targets[WL_NCHAN]);
             break;
         case O_NCHAN_PID:
-            opt.server[WL_NCHAN].parent = (pid_t)number(optarg, 1, INT32_MAX);
+            opt.server[WL_NCHAN].parent =
+                (pid_t)benchopt_int(name, optarg, 1, INT32_MAX);
             break;
         case O_NCHAN_AUTH:
             wl_targets[WL_NCHAN].sub_auth = optarg;
             break;
         case O_PROCS:
-            opt.procs = (int)number(optarg, 1, WL_PROCS_MAX);
+            opt.procs = (int)benchopt_int(name, optarg, 1, WL_PROCS_MAX);
             break;
         case O_SCEN:
             opt.scenarios = optarg;
@@ -414,42 +370,51 @@ parse(int argc, char **argv)
             opt.ingest_seconds = 2;
             break;
         case O_IDLE:
-            opt.nidle = number_list(optarg, opt.idle, 1, 1000000);
+            opt.nidle = number_list(name, optarg, opt.idle, 1, 1000000);
             break;
         case O_SETUP:
-            opt.setup = number(optarg, 1, 1000000);
+            opt.setup = benchopt_int(name, optarg, 1, 1000000);
             break;
         case O_FANOUT:
-            opt.nfanout = number_list(optarg, opt.fanout, 1, 1000000);
+            opt.nfanout = number_list(name, optarg, opt.fanout, 1, 1000000);
             break;
         case O_DELIV:
-            opt.deliveries = number(optarg, 1, 1000000000);
+            opt.deliveries = benchopt_int(name, optarg, 1, 1000000000);
             break;
         case O_LSUBS:
-            opt.latency_subs = number(optarg, 1, 1000000);
+            opt.latency_subs = benchopt_int(name, optarg, 1, 1000000);
             break;
         case O_LRATES:
             opt.nlatency_rates =
-                number_list(optarg, opt.latency_rates, 1, 100000);
+                number_list(name, optarg, opt.latency_rates, 1, 100000);
             break;
         case O_LSECS:
-            opt.latency_seconds = (double)number(optarg, 1, 600);
+            opt.latency_seconds = (double)benchopt_int(name, optarg, 1, 600);
             break;
         case O_ICONNS:
-            opt.ingest_conns = (int)number(optarg, 1, 4096);
+            opt.ingest_conns = (int)benchopt_int(name, optarg, 1, 4096);
             break;
         case O_IWIN:
-            opt.ingest_window = (int)number(optarg, 1, 1000);
+            opt.ingest_window = (int)benchopt_int(name, optarg, 1, 1000);
             break;
         case O_ISECS:
-            opt.ingest_seconds = (double)number(optarg, 1, 600);
+            opt.ingest_seconds = (double)benchopt_int(name, optarg, 1, 600);
             break;
+        case O_GRACE:
+            opt.grace = (int)benchopt_int(name, optarg, 1, GRACE_MAX_S);
+            break;
+        case O_HELP:
+            usage(stdout);
+            exit(0);
         default:
             usage_exit(NULL);
         }
     }
     if (optind != argc)
         usage_exit("unexpected argument");
+    if (opt.scenarios[0] == '\0' ||
+        opt.scenarios[strspn(opt.scenarios, "abcde")] != '\0')
+        usage_exit("--scenarios: letters a to e");
     if (wl_targets[WL_WSD].port != 0 &&
         (wl_targets[WL_WSD].sub_auth == NULL ||
          wl_targets[WL_WSD].pub_auth == NULL || opt.server[WL_WSD].n == 0))
@@ -666,27 +631,41 @@ struct delivered {
     struct wl_report pub; /* the publisher's report */
     int64_t received, expected, lost;
     int64_t t_first, t_end;
-    struct wl_hist hist;
+    struct lat_hist hist;
     char error[200];
 };
 
+/* Seconds from a case's first publish until its last answer is due: its
+ * planned length plus --grace. */
+static double
+publish_deadline(double planned)
+{
+    return planned + (double)opt.grace;
+}
+
 /* Worker 0 publishes count publishes at rate (0: unpaced) to channel
- * <prefix>-0 while every process waits for its subscribers' share. */
+ * <prefix>-0 while every process waits for its subscribers' share, until
+ * the deadline that follows from the publishes and the rate (unpaced: the
+ * deliveries at FANOUT_FLOOR_PER_S). */
 static void
 publish_wait(enum wl_target t, const struct opened *subs, const char *prefix,
              int64_t count, double rate, struct delivered *d)
 {
     struct wl_report *per = sb_calloc(WL_PROCS_MAX, sizeof(*per));
     struct wl_cmd pc = {.op = WL_OP_PUBLISH, .target = t};
-    double seconds = rate > 0 ? (double)count / rate : 0;
+    double planned = rate > 0 ? (double)count / rate
+                              : (double)(subs->ok * count) / FANOUT_FLOOR_PER_S;
 
     memset(d, 0, sizeof(*d));
+    pc.deadline = publish_deadline(planned);
     all(WL_OP_RESET);
     for (int i = 0; i < opt.procs; i++) {
         struct wl_cmd wc = {.op = WL_OP_WAIT};
 
         wc.expect = subs->per[i] * count;
-        wc.seconds = seconds + WAIT_EXTRA_S;
+        /* The publisher connects first, and the last deliveries may
+         * arrive after the last answer. */
+        wc.seconds = pc.deadline + 2 * SETTLE_US / 1e6;
         d->expected += wc.expect;
         send_cmd(i, &wc);
     }
@@ -708,7 +687,7 @@ publish_wait(enum wl_target t, const struct opened *subs, const char *prefix,
             d->t_first = per[i].t_first;
         if (per[i].t_end > d->t_end)
             d->t_end = per[i].t_end;
-        wl_hist_merge(&d->hist, &per[i].hist);
+        lat_hist_merge(&d->hist, &per[i].hist);
         first_error(d->error, sizeof(d->error), per[i].error);
     }
     first_error(d->error, sizeof(d->error), d->pub.error);
@@ -950,9 +929,9 @@ flow(enum wl_target t, int64_t subs, int64_t count, double rate,
     r->srv_pct = (s1.cpu_s - s0.cpu_s) * 100 / wall;
     r->pg_pct = (p1.cpu_s - p0.cpu_s) * 100 / wall;
     r->load_pct = (l1.cpu_s - l0.cpu_s) * 100 / wall;
-    r->p50 = wl_hist_quantile(&d->hist, 0.50);
-    r->p90 = wl_hist_quantile(&d->hist, 0.90);
-    r->p99 = wl_hist_quantile(&d->hist, 0.99);
+    r->p50 = lat_hist_quantile(&d->hist, 0.50);
+    r->p90 = lat_hist_quantile(&d->hist, 0.90);
+    r->p99 = lat_hist_quantile(&d->hist, 0.99);
     r->max = d->hist.max;
     free(d);
     close_all();
@@ -1079,6 +1058,7 @@ ingest_target(enum wl_target t, struct ingest_row *r)
         c.window = r->window;
         c.own_channel = true;
         c.seconds = opt.ingest_seconds;
+        c.deadline = publish_deadline(opt.ingest_seconds);
         snprintf(c.prefix, sizeof(c.prefix), "%s-ingest", opt.tag);
         send_cmd(i, &c);
     }
@@ -1094,7 +1074,7 @@ ingest_target(enum wl_target t, struct ingest_row *r)
     r->seconds = (double)(t_end - t_begin) / 1e6;
     r->srv_us = cpu_us_per(&s0, &s1, r->acked);
     r->pg_us = cpu_us_per(&p0, &p1, r->acked);
-    if (r->failed > 0 || r->dup > 0) {
+    if (r->failed > 0 || r->dup > 0 || r->acked == 0) {
         failures++;
         fprintf(stderr,
                 "wsload: %s: %lld publishes failed, %lld "

@@ -1,7 +1,8 @@
 /*
  * wsload.h: what the parts of wsload share: the targets (wsd and
  * nginx+Nchan), the commands the coordinating process sends to its load
- * processes and the reports they send back, and the latency histogram.
+ * processes and the reports they send back (latencies in a latency.h
+ * histogram).
  *
  * wsload is one coordinating process (wsload.c: options, scenarios, server
  * CPU and memory from /proc, tables) and several load processes
@@ -18,6 +19,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "latency.h"
 
 /* Sockets per load process: under 20,000 descriptors with room for the
  * epoll descriptor, the control socket and stdio. */
@@ -40,22 +42,6 @@ struct wl_target_conf {
 };
 
 extern struct wl_target_conf wl_targets[WL_NTARGETS];
-
-/* --- the latency histogram: log-linear, about 1.6% wide buckets --- */
-
-#define WL_HIST_SUB     64
-#define WL_HIST_BUCKETS (WL_HIST_SUB * 42)
-
-struct wl_hist {
-    uint64_t n;
-    uint64_t max;
-    uint64_t count[WL_HIST_BUCKETS];
-};
-
-void wl_hist_add(struct wl_hist *h, uint64_t us);
-void wl_hist_merge(struct wl_hist *into, const struct wl_hist *h);
-/* The value (µs) at quantile q (0..1), nearest rank; 0 when empty. */
-uint64_t wl_hist_quantile(const struct wl_hist *h, double q);
 
 /* --- coordinator to load process --- */
 
@@ -83,6 +69,8 @@ struct wl_cmd {
                           the upgrade's subscribe parameter */
     double rate;       /* PUBLISH: publishes per second in all, 0: unpaced */
     double seconds;    /* PUBLISH: duration when count is 0; WAIT: timeout */
+    double deadline;   /* PUBLISH: seconds from the first publish until the
+                          last answer is due; what is unanswered then fails */
     char prefix[64];   /* channel names: <prefix>-<index> */
 };
 
@@ -90,16 +78,16 @@ struct wl_cmd {
 
 struct wl_report {
     enum wl_op op;
-    int64_t ok;          /* connections subscribed, or publishes acknowledged */
-    int64_t failed;      /* connections or publishes that failed */
-    int64_t dup;         /* acknowledgements marked duplicate */
-    int64_t received;    /* deliveries since the last RESET */
-    int64_t lost;        /* subscribers closed by the server meanwhile */
-    int64_t t_begin;     /* CLOCK_MONOTONIC µs: first connect or publish */
-    int64_t t_end;       /* last subscribed, last ack, or last delivery */
-    int64_t t_first;     /* first delivery since RESET */
-    char error[200];     /* the first error seen, if any */
-    struct wl_hist hist; /* publish-to-receive latency since RESET */
+    int64_t ok;       /* connections subscribed, or publishes acknowledged */
+    int64_t failed;   /* connections or publishes that failed */
+    int64_t dup;      /* acknowledgements marked duplicate */
+    int64_t received; /* deliveries since the last RESET */
+    int64_t lost;     /* subscribers closed by the server meanwhile */
+    int64_t t_begin;  /* CLOCK_MONOTONIC µs: first connect or publish */
+    int64_t t_end;    /* last subscribed, last ack, or last delivery */
+    int64_t t_first;  /* first delivery since RESET */
+    char error[200];  /* the first error seen, if any */
+    struct lat_hist hist; /* publish-to-receive latency since RESET */
 };
 
 /* The load process's main loop over control socket ctl; never returns. */

@@ -44,7 +44,7 @@
 #define READ_BUF     65536
 #define FRAME_MAX    (16u << 20)
 #define PUB_CONNS    256
-#define OPEN_TIMEOUT 30000000 /* µs for all of one OPEN */
+#define OPEN_TIMEOUT 30000000 /* µs for one OPEN, or a PUBLISH's connects */
 #define PUB_GRACE    30000000 /* µs after the last send for the answers */
 #define EVENTS_MAX   512
 
@@ -523,7 +523,7 @@ deliveries(const uint8_t *m, size_t len)
             p++;
         while (p < end && *p >= '0' && *p <= '9')
             t = t * 10 + (*p++ - '0');
-        wl_hist_add(&W.rep.hist, t > 0 && t <= now ? (uint64_t)(now - t) : 0);
+        lat_hist_add(&W.rep.hist, t > 0 && t <= now ? (uint64_t)(now - t) : 0);
         found++;
     }
     if (found == 0)
@@ -896,7 +896,8 @@ pub_pump(void)
         (p->cmd.count == 0 && limit == p->sent &&
          now - p->t_begin >= p->cmd.seconds * 1e6)) {
         p->sending = false;
-        p->deadline = now + PUB_GRACE;
+        if (now + PUB_GRACE < p->deadline)
+            p->deadline = now + PUB_GRACE;
         pub_check_done();
         return;
     }
@@ -919,6 +920,16 @@ pub_pump(void)
     }
 }
 
+/* Every publisher is ready or gone: publishing starts, and from now on
+ * the command's deadline counts. */
+static void
+pub_start(struct pub_task *p)
+{
+    p->t_begin = sb_mono_us();
+    p->sending = true;
+    p->deadline = p->t_begin + (int64_t)(p->cmd.deadline * 1e6);
+}
+
 static void
 pub_ready(struct conn *c)
 {
@@ -926,8 +937,7 @@ pub_ready(struct conn *c)
 
     if (++p->nready < p->nconns)
         return;
-    p->t_begin = sb_mono_us();
-    p->sending = true;
+    pub_start(p);
     pub_pump();
 }
 
@@ -961,10 +971,8 @@ pub_conn_gone(struct conn *c)
     p->failed += c->inflight;
     c->inflight = 0;
     if (c->state != ST_OPEN) { /* never ready: give up on it */
-        if (++p->nready >= p->nconns && !p->sending && p->t_begin == 0) {
-            p->t_begin = sb_mono_us();
-            p->sending = true;
-        }
+        if (++p->nready >= p->nconns && !p->sending && p->t_begin == 0)
+            pub_start(p);
     }
 }
 
@@ -990,6 +998,23 @@ pub_begin(const struct wl_cmd *cmd)
     p->deadline = sb_mono_us() + OPEN_TIMEOUT;
 }
 
+/* The deadline passed: what is unanswered, and what was not sent of a
+ * counted run, failed. */
+static void
+pub_expire(struct pub_task *p)
+{
+    const char *why = p->t_begin == 0 ? "publishers not ready in time"
+                      : p->sending    ? "deadline passed while publishing"
+                                      : "answers timed out";
+
+    note_error("publish", why, strlen(why));
+    p->sending = false;
+    p->failed = p->sent - p->acked;
+    if (p->cmd.count > p->sent)
+        p->failed += p->cmd.count - p->sent;
+    pub_check_done();
+}
+
 static void
 pub_tick(void)
 {
@@ -997,17 +1022,11 @@ pub_tick(void)
 
     if (!p->active)
         return;
-    if (!p->sending && p->t_begin == 0 && p->nready >= p->nconns) {
-        p->t_begin = sb_mono_us();
-        p->sending = true;
-    }
+    if (!p->sending && p->t_begin == 0 && p->nready >= p->nconns)
+        pub_start(p);
     pub_pump();
-    if (p->active && sb_mono_us() > p->deadline) {
-        note_error("publish", "answers timed out", 17);
-        p->sending = false;
-        p->failed = p->sent - p->acked;
-        pub_check_done();
-    }
+    if (p->active && sb_mono_us() > p->deadline)
+        pub_expire(p);
 }
 
 /* --- commands --- */
