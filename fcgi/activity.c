@@ -11,7 +11,7 @@
 #include "xalloc.h"
 #include "app.h"
 #include "auth.h"
-#include "buf.h"
+#include "strbuf.h"
 #include "chan.h"
 #include "channel.h"
 #include "db.h"
@@ -24,18 +24,18 @@
 #define DEFAULT_LIMIT 50
 
 struct search {
-    struct fcgi_buf levels; /* {info,error}, or empty for all */
+    struct sb_strbuf levels; /* {info,error}, or empty for all */
     const char *q, *since, *until, *channel, *cursor;
     long long limit;
 };
 
 static int
-parse_levels(struct fcgi_req *r, const char *list, struct fcgi_buf *b)
+parse_levels(struct fcgi_req *r, const char *list, struct sb_strbuf *b)
 {
     static const char *const known[] = {"info", "success", "warning",
                                         "error"};
 
-    fcgi_buf_puts(b, "{");
+    sb_strbuf_puts(b, "{");
     for (const char *s = list; *s != '\0';) {
         size_t len = strcspn(s, ","), i;
 
@@ -47,12 +47,12 @@ parse_levels(struct fcgi_req *r, const char *list, struct fcgi_buf *b)
             return fcgi_req_fail(r, SB_E_INVALID_PARAMETER,
                                  "invalid parameter: unknown level '%.*s'",
                                  (int)(len > 20 ? 20 : len), s);
-        fcgi_buf_printf(b, "%s%s", b->len > 1 ? "," : "", known[i]);
+        sb_strbuf_printf(b, "%s%s", b->len > 1 ? "," : "", known[i]);
         s += len;
         if (*s == ',')
             s++;
     }
-    fcgi_buf_puts(b, "}");
+    sb_strbuf_puts(b, "}");
     return SB_OK;
 }
 
@@ -155,21 +155,21 @@ answer(struct fcgi_req *r, PGresult *res, long long limit)
     int n = PQntuples(res);
     int shown = n > limit ? (int)limit : n;
     bool more = n > limit || (limit == SB_HISTORY_MAX && n == limit);
-    struct fcgi_buf b = {0};
+    struct sb_strbuf b = {0};
 
-    fcgi_buf_puts(&b, "{\"events\":[");
+    sb_strbuf_puts(&b, "{\"events\":[");
     for (int i = 0; i < shown; i++) {
         if (i > 0)
-            fcgi_buf_puts(&b, ",");
-        fcgi_buf_put(&b, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
+            sb_strbuf_puts(&b, ",");
+        sb_strbuf_put(&b, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
     }
     if (more && shown > 0)
-        fcgi_buf_printf(&b, "],\"cursor\":\"%s\"}",
+        sb_strbuf_printf(&b, "],\"cursor\":\"%s\"}",
                         PQgetvalue(res, shown - 1, 0));
     else
-        fcgi_buf_puts(&b, "],\"cursor\":null}");
+        sb_strbuf_puts(&b, "],\"cursor\":null}");
     fcgi_req_reply(r, 200, b.data);
-    fcgi_buf_release(&b);
+    sb_strbuf_release(&b);
 }
 
 int
@@ -198,6 +198,6 @@ fcgi_activity_handle(struct fcgi_req *r)
     if (res != NULL)
         answer(r, res, s.limit);
     PQclear(res);
-    fcgi_buf_release(&s.levels);
+    sb_strbuf_release(&s.levels);
     return rc;
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "strbuf.h"
 #include "catchup.h"
 #include "db.h"
 #include "pg.h"
@@ -30,22 +30,22 @@ static const struct fcgi_stmt catchup_stmt = {"sb_catchup", CATCHUP_SQL, 3};
 /* The array literals {"a:b","c:d"} and {41,NULL}: channel names are
  * grammar-checked, so they hold no quote or backslash. */
 static void
-arrays(const struct fcgi_pos *pos, size_t n, struct fcgi_buf *chans,
-       struct fcgi_buf *seqs)
+arrays(const struct fcgi_pos *pos, size_t n, struct sb_strbuf *chans,
+       struct sb_strbuf *seqs)
 {
-    fcgi_buf_puts(chans, "{");
-    fcgi_buf_puts(seqs, "{");
+    sb_strbuf_puts(chans, "{");
+    sb_strbuf_puts(seqs, "{");
     for (size_t i = 0; i < n; i++) {
         const char *sep = i > 0 ? "," : "";
 
-        fcgi_buf_printf(chans, "%s\"%s\"", sep, pos[i].channel);
+        sb_strbuf_printf(chans, "%s\"%s\"", sep, pos[i].channel);
         if (pos[i].cursor == FCGI_FROM_NOW)
-            fcgi_buf_printf(seqs, "%sNULL", sep);
+            sb_strbuf_printf(seqs, "%sNULL", sep);
         else
-            fcgi_buf_printf(seqs, "%s%lld", sep, (long long)pos[i].cursor);
+            sb_strbuf_printf(seqs, "%s%lld", sep, (long long)pos[i].cursor);
     }
-    fcgi_buf_puts(chans, "}");
-    fcgi_buf_puts(seqs, "}");
+    sb_strbuf_puts(chans, "}");
+    sb_strbuf_puts(seqs, "}");
 }
 
 static PGresult *
@@ -108,7 +108,7 @@ struct fcgi_catchup *
 fcgi_catchup_read(struct fcgi_db *db, PGconn *conn, const struct fcgi_pos *pos,
                   size_t n, int max, struct sb_error *err)
 {
-    struct fcgi_buf chans = {0}, seqs = {0};
+    struct sb_strbuf chans = {0}, seqs = {0};
     char maxs[16];
     const char *params[3];
     struct fcgi_catchup *c = NULL;
@@ -127,8 +127,8 @@ fcgi_catchup_read(struct fcgi_db *db, PGconn *conn, const struct fcgi_pos *pos,
         c->chans = sb_calloc(n > 0 ? n : 1, sizeof(*c->chans));
         fill(c, pos);
     }
-    fcgi_buf_release(&chans);
-    fcgi_buf_release(&seqs);
+    sb_strbuf_release(&chans);
+    sb_strbuf_release(&seqs);
     return c;
 }
 

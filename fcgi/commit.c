@@ -80,7 +80,7 @@ observe(size_t events, size_t requests)
 }
 
 void
-fcgi_commit_metrics(struct fcgi_buf *b)
+fcgi_commit_metrics(struct sb_strbuf *b)
 {
     static const char *const h = "switchboard_commit_batch_size";
     static const char *const c = "switchboard_commit_requests_total";
@@ -88,26 +88,26 @@ fcgi_commit_metrics(struct fcgi_buf *b)
     const char *node = fcgi_app.common.node_id;
     long long cum = 0;
 
-    fcgi_buf_printf(
+    sb_strbuf_printf(
         b, "# HELP %s events per group commit\n# TYPE %s histogram\n", h, h);
     for (size_t i = 0; i <= NBOUNDS; i++) {
         cum += atomic_load(&M.buckets[i]);
         if (i < NBOUNDS)
-            fcgi_buf_printf(b, "%s_bucket{node=\"%s\",le=\"%lld\"} %lld\n", h,
+            sb_strbuf_printf(b, "%s_bucket{node=\"%s\",le=\"%lld\"} %lld\n", h,
                             node, bounds[i], cum);
         else
-            fcgi_buf_printf(b, "%s_bucket{node=\"%s\",le=\"+Inf\"} %lld\n", h,
+            sb_strbuf_printf(b, "%s_bucket{node=\"%s\",le=\"+Inf\"} %lld\n", h,
                             node, cum);
     }
-    fcgi_buf_printf(b, "%s_sum{node=\"%s\"} %lld\n%s_count{node=\"%s\"} %lld\n",
+    sb_strbuf_printf(b, "%s_sum{node=\"%s\"} %lld\n%s_count{node=\"%s\"} %lld\n",
                     h, node, atomic_load(&M.events), h, node,
                     atomic_load(&M.commits));
-    fcgi_buf_printf(b,
+    sb_strbuf_printf(b,
                     "# HELP %s publish requests answered by group commits "
                     "(more than %s_count: requests shared a transaction)\n"
                     "# TYPE %s counter\n%s{node=\"%s\"} %lld\n",
                     c, h, c, c, node, atomic_load(&M.requests));
-    fcgi_buf_printf(b,
+    sb_strbuf_printf(b,
                     "# HELP %s group commits refused by the database and "
                     "stored request by request\n# TYPE %s counter\n"
                     "%s{node=\"%s\"} %lld\n",
@@ -147,27 +147,27 @@ fail(struct member *m, const struct sb_error *err, long index)
 static void
 answer(struct member *m, PGresult *res, int first)
 {
-    struct fcgi_buf b = {0};
+    struct sb_strbuf b = {0};
     long long stored = 0, dup = 0;
 
     if (!m->single)
-        fcgi_buf_puts(&b, "{\"results\":[");
+        sb_strbuf_puts(&b, "{\"results\":[");
     for (size_t i = 0; i < m->n; i++) {
         int row = first + (int)i;
         bool d = PQgetvalue(res, row, 3)[0] == 't';
 
         if (m->single)
-            fcgi_buf_printf(&b, "{\"channel\":\"%s\",", m->events[0]->channel);
+            sb_strbuf_printf(&b, "{\"channel\":\"%s\",", m->events[0]->channel);
         else
-            fcgi_buf_puts(&b, i > 0 ? ",{" : "{");
-        fcgi_buf_printf(&b, "\"seq\":%s,\"id\":\"%s\",\"duplicate\":%s}",
+            sb_strbuf_puts(&b, i > 0 ? ",{" : "{");
+        sb_strbuf_printf(&b, "\"seq\":%s,\"id\":\"%s\",\"duplicate\":%s}",
                         PQgetvalue(res, row, 1), PQgetvalue(res, row, 2),
                         d ? "true" : "false");
         stored += !d;
         dup += d;
     }
     if (!m->single)
-        fcgi_buf_puts(&b, "]}");
+        sb_strbuf_puts(&b, "]}");
     m->status = m->single && stored == 1 ? 201 : 200;
     m->body = b.data;
     count(stored, dup, 0);

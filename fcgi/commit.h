@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "buf.h"
+#include "strbuf.h"
 #include "envelope.h"
 #include "req.h"
 
@@ -42,6 +42,6 @@ int fcgi_commit_publish(struct fcgi_req *r, struct sb_event *const *events,
  * switchboard_commit_requests_total (requests those transactions
  * answered) and switchboard_commit_fallbacks_total (groups the database
  * refused, then stored request by request). */
-void fcgi_commit_metrics(struct fcgi_buf *b);
+void fcgi_commit_metrics(struct sb_strbuf *b);
 
 #endif

@@ -31,9 +31,9 @@ fcgi_cursor_parse(const char *text, size_t len, struct fcgi_pos *pos,
 }
 
 void
-fcgi_cursor_format(const struct fcgi_pos *pos, size_t n, struct fcgi_buf *b)
+fcgi_cursor_format(const struct fcgi_pos *pos, size_t n, struct sb_strbuf *b)
 {
     for (size_t i = 0; i < n; i++)
-        fcgi_buf_printf(b, "%s%s@%lld", i > 0 ? "," : "", pos[i].channel,
+        sb_strbuf_printf(b, "%s%s@%lld", i > 0 ? "," : "", pos[i].channel,
                         (long long)pos[i].cursor);
 }

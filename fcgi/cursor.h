@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "buf.h"
+#include "strbuf.h"
 #include "error.h"
 #include "parked.h"
 
@@ -23,6 +23,6 @@ int fcgi_cursor_parse(const char *text, size_t len, struct fcgi_pos *pos,
 int fcgi_cursor_seq(const char *text, size_t len, long long *seq);
 /* Append "channel@seq" of every position, joined by ',', to b. */
 void fcgi_cursor_format(const struct fcgi_pos *pos, size_t n,
-                        struct fcgi_buf *b);
+                        struct sb_strbuf *b);
 
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "app.h"
-#include "buf.h"
+#include "strbuf.h"
 #include "chan.h"
 #include "channel.h"
 #include "db.h"
@@ -52,28 +52,28 @@ static const struct fcgi_stmt after_stmt = {"sb_history_after", AFTER_SQL, 3};
 
 static void
 history_body(const char *channel, PGresult *res, bool after,
-             struct fcgi_buf *b)
+             struct sb_strbuf *b)
 {
     int n = PQntuples(res), first = -1, last = -1;
     bool more = false;
 
-    fcgi_buf_printf(b, "{\"channel\":\"%s\",\"events\":[", channel);
+    sb_strbuf_printf(b, "{\"channel\":\"%s\",\"events\":[", channel);
     for (int i = 0; i < n; i++) {
         if (PQgetisnull(res, i, 2))
             continue;
         if (first >= 0)
-            fcgi_buf_puts(b, ",");
+            sb_strbuf_puts(b, ",");
         else
             first = i;
         last = i;
-        fcgi_buf_put(b, PQgetvalue(res, i, 3), (size_t)PQgetlength(res, i, 3));
+        sb_strbuf_put(b, PQgetvalue(res, i, 3), (size_t)PQgetlength(res, i, 3));
     }
     if (first >= 0)
         more = after ? strtoll(PQgetvalue(res, last, 2), NULL, 10) <
                            strtoll(PQgetvalue(res, last, 0), NULL, 10)
                      : strtoll(PQgetvalue(res, first, 2), NULL, 10) >
                            strtoll(PQgetvalue(res, first, 1), NULL, 10);
-    fcgi_buf_printf(b, "],\"more\":%s,\"last_seq\":%s,\"oldest_seq\":%s}",
+    sb_strbuf_printf(b, "],\"more\":%s,\"last_seq\":%s,\"oldest_seq\":%s}",
                     more ? "true" : "false", PQgetvalue(res, 0, 0),
                     PQgetvalue(res, 0, 1));
 }
@@ -101,7 +101,7 @@ fcgi_history_handle_events(struct fcgi_req *r)
     char cursor[24], max[16];
     const char *params[3];
     struct sb_error err;
-    struct fcgi_buf b = {0};
+    struct sb_strbuf b = {0};
     PGresult *res;
 
     if (channel == NULL || read_cursor(r, &before, &after) != SB_OK ||
@@ -120,7 +120,7 @@ fcgi_history_handle_events(struct fcgi_req *r)
     history_body(channel, res, after >= 0, &b);
     PQclear(res);
     fcgi_req_reply(r, 200, b.data);
-    fcgi_buf_release(&b);
+    sb_strbuf_release(&b);
     return SB_OK;
 }
 

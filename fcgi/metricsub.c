@@ -40,7 +40,7 @@ send_if_changed(struct fcgi_parked *p, const char *body, size_t data_at)
 {
     const char *data = body + data_at;
     size_t len = strlen(data) - 1; /* without the body's closing brace */
-    struct fcgi_buf b = {0};
+    struct sb_strbuf b = {0};
     int rc;
 
     if (p->last_data != NULL && strlen(p->last_data) == len &&
@@ -50,12 +50,12 @@ send_if_changed(struct fcgi_parked *p, const char *body, size_t data_at)
     p->last_data = sb_malloc(len + 1);
     memcpy(p->last_data, data, len);
     p->last_data[len] = '\0';
-    fcgi_buf_printf(&b, "event: metrics\ndata: %s\n\n", body);
+    sb_strbuf_printf(&b, "event: metrics\ndata: %s\n\n", body);
     rc = fcgi_req_write(p->req, b.data, b.len);
     if (rc == SB_OK)
         rc = fcgi_req_flush(p->req);
     p->wrote_at = fcgi_mono_ms();
-    fcgi_buf_release(&b);
+    sb_strbuf_release(&b);
     return rc;
 }
 

@@ -9,7 +9,7 @@
 
 #include "app.h"
 #include "auth.h"
-#include "buf.h"
+#include "strbuf.h"
 #include "chan.h"
 #include "commit.h"
 #include "db.h"
@@ -89,21 +89,21 @@ fcgi_ops_handle_status(struct fcgi_req *r)
 }
 
 static void
-metric(struct fcgi_buf *b, const char *name, const char *type,
+metric(struct sb_strbuf *b, const char *name, const char *type,
        const char *help, long long value)
 {
-    fcgi_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s{node=\"%s\"} %lld\n",
+    sb_strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s{node=\"%s\"} %lld\n",
                     name, help, name, type, name, fcgi_app.common.node_id,
                     value);
 }
 
 static void
-publishes(struct fcgi_buf *b)
+publishes(struct sb_strbuf *b)
 {
     static const char *const name = "switchboard_publishes_total";
     const char *node = fcgi_app.common.node_id;
 
-    fcgi_buf_printf(b,
+    sb_strbuf_printf(b,
                     "# HELP %s durable events acknowledged, by result\n"
                     "# TYPE %s counter\n"
                     "%s{node=\"%s\",result=\"stored\"} %lld\n"
@@ -116,18 +116,18 @@ publishes(struct fcgi_buf *b)
 }
 
 static void
-requests(struct fcgi_buf *b)
+requests(struct sb_strbuf *b)
 {
     static const char *const name = "switchboard_http_requests_total";
 
-    fcgi_buf_printf(b, "# HELP %s requests answered, by HTTP status\n"
+    sb_strbuf_printf(b, "# HELP %s requests answered, by HTTP status\n"
                        "# TYPE %s counter\n",
                     name, name);
     for (int s = 100; s < 600; s++) {
         long long v = atomic_load(&fcgi_app.n.by_status[s]);
 
         if (v > 0)
-            fcgi_buf_printf(b, "%s{node=\"%s\",code=\"%d\"} %lld\n", name,
+            sb_strbuf_printf(b, "%s{node=\"%s\",code=\"%d\"} %lld\n", name,
                             fcgi_app.common.node_id, s, v);
     }
 }
@@ -136,7 +136,7 @@ int
 fcgi_ops_handle_metrics(struct fcgi_req *r)
 {
     struct fcgi_counters *n = &fcgi_app.n;
-    struct fcgi_buf b = {0};
+    struct sb_strbuf b = {0};
 
     metric(&b, "switchboard_up", "gauge", "1", 1);
     metric(&b, "switchboard_db_connected", "gauge",
@@ -166,7 +166,7 @@ fcgi_ops_handle_metrics(struct fcgi_req *r)
     requests(&b);
     if (fcgi_req_head(r, 200, "text/plain; version=0.0.4", NULL) == SB_OK)
         fcgi_req_write(r, b.data, b.len);
-    fcgi_buf_release(&b);
+    sb_strbuf_release(&b);
     return SB_OK;
 }
 

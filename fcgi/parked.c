@@ -30,8 +30,8 @@ fcgi_parked_release(struct fcgi_parked *p)
     if (p == NULL)
         return NULL;
     r = p->req;
-    fcgi_buf_release(&p->events);
-    fcgi_buf_release(&p->reload);
+    sb_strbuf_release(&p->events);
+    sb_strbuf_release(&p->reload);
     free(p->last_data);
     free(p->pos);
     free(p);

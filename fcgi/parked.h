@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "strbuf.h"
 #include "limits.h"
 #include "req.h"
 #include "timerheap.h"
@@ -49,9 +49,9 @@ struct fcgi_parked {
     int64_t wrote_at;        /* sse: monotonic ms of the last write */
     long long limit;         /* poll: most events in the answer */
     bool event_names;        /* sse: an event: line per event */
-    struct fcgi_buf events;  /* poll: gathered events, comma-separated */
+    struct sb_strbuf events;  /* poll: gathered events, comma-separated */
     size_t nevents;
-    struct fcgi_buf reload; /* poll: gathered reload entries */
+    struct sb_strbuf reload; /* poll: gathered reload entries */
     long long window_hours; /* metrics: the overview's window */
     int64_t interval_ms;    /* metrics: how often to look for a change */
     int64_t due;            /* metrics: monotonic ms of the next look */

@@ -36,8 +36,8 @@ fcgi_poll_add_event(struct fcgi_parked *p, size_t i, int64_t seq,
     if ((long long)p->nevents >= p->limit)
         return SB_ERR;
     if (p->nevents++ > 0)
-        fcgi_buf_put(&p->events, ",", 1);
-    fcgi_buf_put(&p->events, event, len);
+        sb_strbuf_put(&p->events, ",", 1);
+    sb_strbuf_put(&p->events, event, len);
     p->pos[i].cursor = seq;
     return SB_OK;
 }
@@ -48,8 +48,8 @@ fcgi_poll_add_signal(struct fcgi_parked *p, const char *event, size_t len)
     if ((long long)p->nevents >= p->limit)
         return SB_ERR;
     if (p->nevents++ > 0)
-        fcgi_buf_put(&p->events, ",", 1);
-    fcgi_buf_put(&p->events, event, len);
+        sb_strbuf_put(&p->events, ",", 1);
+    sb_strbuf_put(&p->events, event, len);
     return SB_OK;
 }
 
@@ -57,7 +57,7 @@ void
 fcgi_poll_add_reload(struct fcgi_parked *p, size_t i, const char *reason,
                      int64_t last_seq, int64_t oldest_seq)
 {
-    fcgi_buf_printf(&p->reload,
+    sb_strbuf_printf(&p->reload,
                     "%s{\"channel\":\"%s\",\"reason\":\"%s\",\"last_seq\":%lld,"
                     "\"oldest_seq\":%lld}",
                     p->reload.len > 0 ? "," : "", p->pos[i].channel, reason,
@@ -68,25 +68,25 @@ fcgi_poll_add_reload(struct fcgi_parked *p, size_t i, const char *reason,
 void
 fcgi_poll_answer(struct fcgi_parked *p)
 {
-    struct fcgi_buf b = {0};
+    struct sb_strbuf b = {0};
     bool nothing = p->nevents == 0 && p->reload.len == 0;
 
-    fcgi_buf_puts(&b, "{\"events\":[");
+    sb_strbuf_puts(&b, "{\"events\":[");
     if (p->events.len > 0)
-        fcgi_buf_put(&b, p->events.data, p->events.len);
-    fcgi_buf_puts(&b, "],\"cursors\":{");
+        sb_strbuf_put(&b, p->events.data, p->events.len);
+    sb_strbuf_puts(&b, "],\"cursors\":{");
     for (size_t i = 0; i < p->npos; i++)
-        fcgi_buf_printf(&b, "%s\"%s\":%lld", i > 0 ? "," : "",
+        sb_strbuf_printf(&b, "%s\"%s\":%lld", i > 0 ? "," : "",
                         p->pos[i].channel, (long long)p->pos[i].cursor);
-    fcgi_buf_printf(&b, "},\"timeout\":%s", nothing ? "true" : "false");
+    sb_strbuf_printf(&b, "},\"timeout\":%s", nothing ? "true" : "false");
     if (p->reload.len > 0) {
-        fcgi_buf_puts(&b, ",\"reload\":[");
-        fcgi_buf_put(&b, p->reload.data, p->reload.len);
-        fcgi_buf_puts(&b, "]");
+        sb_strbuf_puts(&b, ",\"reload\":[");
+        sb_strbuf_put(&b, p->reload.data, p->reload.len);
+        sb_strbuf_puts(&b, "]");
     }
-    fcgi_buf_puts(&b, "}");
+    sb_strbuf_puts(&b, "}");
     fcgi_req_reply(p->req, 200, b.data);
-    fcgi_buf_release(&b);
+    sb_strbuf_release(&b);
 }
 
 /* --- parsing --- */

@@ -8,7 +8,7 @@
 
 #include "app.h"
 #include "body.h"
-#include "buf.h"
+#include "strbuf.h"
 #include "chan.h"
 #include "commit.h"
 #include "db.h"

@@ -213,7 +213,7 @@ fcgi_req_park(struct fcgi_req *r, bool keep_output)
 #define RECORD_CONTENT_MAX (FCGI_MAX_LENGTH & ~7)
 
 static void
-put_header(struct fcgi_buf *b, int type, int id, size_t len, size_t pad)
+put_header(struct sb_strbuf *b, int type, int id, size_t len, size_t pad)
 {
     FCGI_Header h = {FCGI_VERSION_1,
                      (unsigned char)type,
@@ -224,7 +224,7 @@ put_header(struct fcgi_buf *b, int type, int id, size_t len, size_t pad)
                      (unsigned char)pad,
                      0};
 
-    fcgi_buf_put(b, (const char *)&h, sizeof(h));
+    sb_strbuf_put(b, (const char *)&h, sizeof(h));
 }
 
 /* Write all of buf to fd (blocking): SB_OK, or SB_ERR when it fails. */
@@ -246,11 +246,11 @@ write_all(int fd, const char *buf, size_t len)
 
 /* The response in out as FastCGI records, written to the connection. */
 static int
-send_records(FCGX_Request *fr, const struct fcgi_buf *out)
+send_records(FCGX_Request *fr, const struct sb_strbuf *out)
 {
     static const char zeros[8];
     FCGI_EndRequestBody end = {0, 0, 0, 0, FCGI_REQUEST_COMPLETE, {0}};
-    struct fcgi_buf b = {0};
+    struct sb_strbuf b = {0};
     int rc;
 
     for (size_t at = 0; at < out->len; at += RECORD_CONTENT_MAX) {
@@ -259,14 +259,14 @@ send_records(FCGX_Request *fr, const struct fcgi_buf *out)
         size_t pad = (8 - n % 8) % 8;
 
         put_header(&b, FCGI_STDOUT, fr->requestId, n, pad);
-        fcgi_buf_put(&b, out->data + at, n);
-        fcgi_buf_put(&b, zeros, pad);
+        sb_strbuf_put(&b, out->data + at, n);
+        sb_strbuf_put(&b, zeros, pad);
     }
     put_header(&b, FCGI_STDOUT, fr->requestId, 0, 0);
     put_header(&b, FCGI_END_REQUEST, fr->requestId, sizeof(end), 0);
-    fcgi_buf_put(&b, (const char *)&end, sizeof(end));
+    sb_strbuf_put(&b, (const char *)&end, sizeof(end));
     rc = write_all(fr->ipcFd, b.data, b.len);
-    fcgi_buf_release(&b);
+    sb_strbuf_release(&b);
     return rc;
 }
 
@@ -294,7 +294,7 @@ fcgi_req_finish(struct fcgi_req *r)
         fcgi_cgi_done();
     }
     free_parsed(r);
-    fcgi_buf_release(&r->output);
+    sb_strbuf_release(&r->output);
     free(r->origin_copy);
     free(r);
 }
@@ -352,7 +352,7 @@ fcgi_req_write(struct fcgi_req *r, const char *buf, size_t len)
     if (r->failed)
         return SB_ERR;
     if (slimmed(r)) {
-        fcgi_buf_put(&r->output, buf, len);
+        sb_strbuf_put(&r->output, buf, len);
         return SB_OK;
     }
     if (r->fr != NULL)

@@ -21,7 +21,7 @@
 #include <fcgiapp.h>
 #include <jansson.h>
 
-#include "buf.h"
+#include "strbuf.h"
 #include "error.h"
 #include "query.h"
 #include "token.h"
@@ -49,7 +49,7 @@ struct fcgi_req {
     bool failed; /* a write failed: the client went away */
     bool parked; /* handed to the waiter: all its input has been read */
     char *origin_copy;      /* cors_origin once parked; owned */
-    struct fcgi_buf output; /* the response of a slimmed request */
+    struct sb_strbuf output; /* the response of a slimmed request */
 };
 
 /* A new request over fr (NULL: CGI, from the environment). Parses the

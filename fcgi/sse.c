@@ -40,51 +40,51 @@ fcgi_event_field(const char *json, const char *key, char *out, size_t size)
 /* --- writing --- */
 
 static int
-put(struct fcgi_parked *p, struct fcgi_buf *b)
+put(struct fcgi_parked *p, struct sb_strbuf *b)
 {
     int rc = fcgi_req_write(p->req, b->data, b->len);
 
     p->wrote_at = fcgi_mono_ms();
-    fcgi_buf_release(b);
+    sb_strbuf_release(b);
     return rc;
 }
 
 static void
-event_line(const struct fcgi_parked *p, const char *event, struct fcgi_buf *b)
+event_line(const struct fcgi_parked *p, const char *event, struct sb_strbuf *b)
 {
     char type[SB_TYPE_MAX + 1];
 
     if (p->event_names &&
         fcgi_event_field(event, "type", type, sizeof(type)) == SB_OK)
-        fcgi_buf_printf(b, "event: %s\n", type);
+        sb_strbuf_printf(b, "event: %s\n", type);
 }
 
 int
 fcgi_sse_send_event(struct fcgi_parked *p, size_t i, int64_t seq,
                     const char *event, size_t len)
 {
-    struct fcgi_buf b = {0};
+    struct sb_strbuf b = {0};
 
     p->pos[i].cursor = seq;
-    fcgi_buf_puts(&b, "id: ");
+    sb_strbuf_puts(&b, "id: ");
     fcgi_cursor_format(p->pos, p->npos, &b);
-    fcgi_buf_puts(&b, "\n");
+    sb_strbuf_puts(&b, "\n");
     event_line(p, event, &b);
-    fcgi_buf_puts(&b, "data: ");
-    fcgi_buf_put(&b, event, len);
-    fcgi_buf_puts(&b, "\n\n");
+    sb_strbuf_puts(&b, "data: ");
+    sb_strbuf_put(&b, event, len);
+    sb_strbuf_puts(&b, "\n\n");
     return put(p, &b);
 }
 
 int
 fcgi_sse_send_signal(struct fcgi_parked *p, const char *event, size_t len)
 {
-    struct fcgi_buf b = {0};
+    struct sb_strbuf b = {0};
 
     event_line(p, event, &b);
-    fcgi_buf_puts(&b, "data: ");
-    fcgi_buf_put(&b, event, len);
-    fcgi_buf_puts(&b, "\n\n");
+    sb_strbuf_puts(&b, "data: ");
+    sb_strbuf_put(&b, event, len);
+    sb_strbuf_puts(&b, "\n\n");
     return put(p, &b);
 }
 
@@ -92,12 +92,12 @@ int
 fcgi_sse_send_reload(struct fcgi_parked *p, size_t i, const char *reason,
                      int64_t last_seq, int64_t oldest_seq)
 {
-    struct fcgi_buf b = {0};
+    struct sb_strbuf b = {0};
 
     p->pos[i].cursor = last_seq;
-    fcgi_buf_puts(&b, "id: ");
+    sb_strbuf_puts(&b, "id: ");
     fcgi_cursor_format(p->pos, p->npos, &b);
-    fcgi_buf_printf(&b,
+    sb_strbuf_printf(&b,
                     "\nevent: reload\ndata: {\"op\":\"reload\",\"channel\":"
                     "\"%s\",\"reason\":\"%s\",\"last_seq\":%lld,"
                     "\"oldest_seq\":%lld}\n\n",

@@ -36,7 +36,7 @@ poll_die(const char *what, const char *detail)
 /* --- buffers --- */
 
 void
-pbuf_consume(struct fcgi_buf *b, size_t n)
+pbuf_consume(struct sb_strbuf *b, size_t n)
 {
     if (n >= b->len) {
         b->len = 0;
@@ -87,7 +87,7 @@ copy_header(char *dst, const char *head, const char *end, const char *name)
 /* Decode a chunked body starting at p; returns the end of the body's
  * last byte (after the final CRLF), NULL when incomplete, or (char *)-1. */
 static const char *
-dechunk(struct fcgi_buf *body, const char *p, const char *end)
+dechunk(struct sb_strbuf *body, const char *p, const char *end)
 {
     for (;;) {
         char *eol;
@@ -103,7 +103,7 @@ dechunk(struct fcgi_buf *body, const char *p, const char *end)
             return NULL;
         if (size == 0)
             return p + 2; /* no trailers here */
-        fcgi_buf_put(body, p, size);
+        sb_strbuf_put(body, p, size);
         p += size + 2;
     }
 }
@@ -122,7 +122,7 @@ presp_parse(struct presp *r, const char *buf, size_t len)
     r->status = atoi(buf + 9);
     body = hend + 4;
     r->body.len = 0;
-    fcgi_buf_put(&r->body, "", 0);
+    sb_strbuf_put(&r->body, "", 0);
     v = header(buf, body, "Connection", &vlen);
     r->close = v != NULL && strncasecmp(v, "close", 5) == 0;
     copy_header(r->last_modified, buf, body, "Last-Modified");
@@ -141,7 +141,7 @@ presp_parse(struct presp *r, const char *buf, size_t len)
         return -1;
     if ((size_t)(end - body) < vlen)
         return 0;
-    fcgi_buf_put(&r->body, body, vlen);
+    sb_strbuf_put(&r->body, body, vlen);
     return (long)(body - buf) + (long)vlen;
 }
 
@@ -344,7 +344,7 @@ readable(struct ploop *l, struct pconn *c)
         reconnect(l, c);
         return;
     }
-    fcgi_buf_put(&c->in, buf, (size_t)n);
+    sb_strbuf_put(&c->in, buf, (size_t)n);
     take_responses(l, c);
 }
 
@@ -437,7 +437,7 @@ phttp_connect(const struct ploop *l)
 
 /* Send all of req on fd (non-blocking), waiting for room as needed. */
 static void
-send_all(const struct ploop *l, int fd, const struct fcgi_buf *req)
+send_all(const struct ploop *l, int fd, const struct sb_strbuf *req)
 {
     for (size_t off = 0; off < req->len;) {
         ssize_t w = send(fd, req->data + off, req->len - off, MSG_NOSIGNAL);
@@ -452,10 +452,10 @@ send_all(const struct ploop *l, int fd, const struct fcgi_buf *req)
 }
 
 void
-phttp_exchange(const struct ploop *l, int fd, const struct fcgi_buf *req, int n,
+phttp_exchange(const struct ploop *l, int fd, const struct sb_strbuf *req, int n,
                void (*check)(const struct presp *r, void *arg), void *arg)
 {
-    struct fcgi_buf in = {0};
+    struct sb_strbuf in = {0};
     struct presp r = {0};
     char buf[READ_CHUNK];
 
@@ -479,10 +479,10 @@ phttp_exchange(const struct ploop *l, int fd, const struct fcgi_buf *req, int n,
             continue;
         if (got <= 0)
             poll_die("recv", got == 0 ? "server closed" : strerror(errno));
-        fcgi_buf_put(&in, buf, (size_t)got);
+        sb_strbuf_put(&in, buf, (size_t)got);
     }
-    fcgi_buf_release(&in);
-    fcgi_buf_release(&r.body);
+    sb_strbuf_release(&in);
+    sb_strbuf_release(&r.body);
 }
 
 long long

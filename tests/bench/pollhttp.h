@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "strbuf.h"
 #include "clock.h"
 
 /* Larger heads or bodies are a server fault here, not something to bench. */
@@ -33,7 +33,7 @@
 #define POLLHTTP_CLOSES_MAX 3
 
 /* Drop the first n bytes of b (fcgi/buf.c's buffer, shared here). */
-void pbuf_consume(struct fcgi_buf *b, size_t n);
+void pbuf_consume(struct sb_strbuf *b, size_t n);
 
 /* One parsed response. */
 struct presp {
@@ -41,7 +41,7 @@ struct presp {
     bool close;                           /* Connection: close */
     char last_modified[POLLHTTP_TAG_MAX]; /* "" when absent */
     char etag[POLLHTTP_TAG_MAX];
-    struct fcgi_buf body;
+    struct sb_strbuf body;
 };
 
 /* Parse one response at the start of buf. Returns the bytes it takes when
@@ -56,7 +56,7 @@ struct pconn;
  * server did not answer in time, or kept closing it; it is closed then and
  * stays so). */
 struct pconn_ops {
-    bool (*request)(struct pconn *c, struct fcgi_buf *out);
+    bool (*request)(struct pconn *c, struct sb_strbuf *out);
     void (*response)(struct pconn *c, const struct presp *r);
     void (*failed)(struct pconn *c);
 };
@@ -68,7 +68,7 @@ struct pconn {
     int index; /* the scenario's number for it */
     bool busy; /* a request is out, its response not yet in */
     bool writing;
-    struct fcgi_buf out, in;
+    struct sb_strbuf out, in;
     size_t out_off;
     struct presp resp;
     int64_t sent_us; /* when the request's last byte was written */
@@ -115,7 +115,7 @@ int phttp_connect(const struct ploop *l);
 /* Write all of req, then read n responses; each goes to check (may be
  * NULL). Dies on any I/O or parse error, and when a send or a receive
  * waits longer than the loop's timeout. */
-void phttp_exchange(const struct ploop *l, int fd, const struct fcgi_buf *req,
+void phttp_exchange(const struct ploop *l, int fd, const struct sb_strbuf *req,
                     int n, void (*check)(const struct presp *r, void *arg),
                     void *arg);
 

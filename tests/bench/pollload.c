@@ -190,14 +190,14 @@ static long long
 server_waiting(void)
 {
     int fd = phttp_connect(&L);
-    struct fcgi_buf req = {0};
+    struct sb_strbuf req = {0};
     long long n = -1;
 
-    fcgi_buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", O.status_path,
+    sb_strbuf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", O.status_path,
                     L.host);
     phttp_exchange(&L, fd, &req, 1, take_waiting, &n);
     close(fd);
-    fcgi_buf_release(&req);
+    sb_strbuf_release(&req);
     return n;
 }
 
@@ -221,35 +221,35 @@ static struct {
 } P;
 
 static void
-poll_request_sb(const struct poller *p, struct fcgi_buf *out)
+poll_request_sb(const struct poller *p, struct sb_strbuf *out)
 {
     char ch[64];
 
     channel_name(ch, sizeof(ch), p->chan);
-    fcgi_buf_printf(out, "GET /api/v1/poll?cursor=%s", ch);
+    sb_strbuf_printf(out, "GET /api/v1/poll?cursor=%s", ch);
     if (p->seq >= 0)
-        fcgi_buf_printf(out, "@%lld", p->seq);
-    fcgi_buf_printf(out,
+        sb_strbuf_printf(out, "@%lld", p->seq);
+    sb_strbuf_printf(out,
                     "&timeout=%d&limit=1000 HTTP/1.1\r\nHost: %s\r\n"
                     "Authorization: Bearer %s\r\n\r\n",
                     POLL_TIMEOUT_S, L.host, O.token);
 }
 
 static void
-poll_request_nchan(const struct poller *p, struct fcgi_buf *out)
+poll_request_nchan(const struct poller *p, struct sb_strbuf *out)
 {
     char ch[64];
 
     channel_name(ch, sizeof(ch), p->chan);
-    fcgi_buf_printf(out, "GET /sub/%s HTTP/1.1\r\nHost: %s\r\n", ch, L.host);
+    sb_strbuf_printf(out, "GET /sub/%s HTTP/1.1\r\nHost: %s\r\n", ch, L.host);
     if (p->etag[0] != '\0')
-        fcgi_buf_printf(out, "If-Modified-Since: %s\r\nIf-None-Match: %s\r\n",
+        sb_strbuf_printf(out, "If-Modified-Since: %s\r\nIf-None-Match: %s\r\n",
                         p->last_modified, p->etag);
-    fcgi_buf_put(out, "\r\n", 2);
+    sb_strbuf_put(out, "\r\n", 2);
 }
 
 static bool
-poll_request(struct pconn *c, struct fcgi_buf *out)
+poll_request(struct pconn *c, struct sb_strbuf *out)
 {
     struct poller *p = c->arg;
 
@@ -384,9 +384,9 @@ pollers_stop(void)
 {
     for (int i = 0; i < P.n; i++) {
         pconn_close(&L, &P.conns[i]);
-        fcgi_buf_release(&P.conns[i].in);
-        fcgi_buf_release(&P.conns[i].out);
-        fcgi_buf_release(&P.conns[i].resp.body);
+        sb_strbuf_release(&P.conns[i].in);
+        sb_strbuf_release(&P.conns[i].out);
+        sb_strbuf_release(&P.conns[i].resp.body);
     }
     free(P.conns);
     free(P.p);
@@ -439,30 +439,30 @@ pub_disconnect(struct publisher *pb)
 static void
 publish_sb(struct publisher *pb, int per)
 {
-    struct fcgi_buf json = {0};
+    struct sb_strbuf json = {0};
     int64_t now = sb_mono_us();
     const char *params[1];
     PGresult *res;
     char ch[64];
 
-    fcgi_buf_put(&json, "[", 1);
+    sb_strbuf_put(&json, "[", 1);
     for (int c = 0; c < O.channels; c++) {
         channel_name(ch, sizeof(ch), c);
         for (int k = 0; k < per; k++)
-            fcgi_buf_printf(&json,
+            sb_strbuf_printf(&json,
                             "%s{\"channel\":\"%s\",\"type\":\"message\","
                             "\"sender\":\"agent:bench\",\"data\":{\"pt\":%lld,"
                             "\"n\":%ld}}",
                             json.len > 1 ? "," : "", ch, (long long)now,
                             pb->events + k);
     }
-    fcgi_buf_put(&json, "]", 1);
+    sb_strbuf_put(&json, "]", 1);
     params[0] = json.data;
     res = PQexecPrepared(pb->conn, "batch", 1, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         poll_die("publish_batch", PQresultErrorMessage(res));
     PQclear(res);
-    fcgi_buf_release(&json);
+    sb_strbuf_release(&json);
 }
 
 static void
@@ -477,7 +477,7 @@ check_published(const struct presp *r, void *arg)
 static void
 publish_nchan(struct publisher *pb, int per)
 {
-    struct fcgi_buf req = {0};
+    struct sb_strbuf req = {0};
     int64_t now = sb_mono_us();
     char ch[64], body[96];
 
@@ -487,7 +487,7 @@ publish_nchan(struct publisher *pb, int per)
             int len = snprintf(body, sizeof(body), "{\"pt\":%lld,\"n\":%ld}",
                                (long long)now, pb->events + k);
 
-            fcgi_buf_printf(&req,
+            sb_strbuf_printf(&req,
                             "POST /pub/%s HTTP/1.1\r\nHost: %s\r\n"
                             "Content-Type: application/json\r\n"
                             "Content-Length: %d\r\n\r\n%s",
@@ -495,7 +495,7 @@ publish_nchan(struct publisher *pb, int per)
         }
     }
     phttp_exchange(&L, pb->fd, &req, O.channels * per, check_published, NULL);
-    fcgi_buf_release(&req);
+    sb_strbuf_release(&req);
 }
 
 static void
@@ -674,7 +674,7 @@ static struct {
 } R;
 
 static bool
-rest_request(struct pconn *c, struct fcgi_buf *out)
+rest_request(struct pconn *c, struct sb_strbuf *out)
 {
     struct rester *x = c->arg;
     char ch[64];
@@ -687,7 +687,7 @@ rest_request(struct pconn *c, struct fcgi_buf *out)
         long top = R.seq_max[x->chan] - O.limit;
         long after = top > 0 ? random() % (top + 1) : 0;
 
-        fcgi_buf_printf(
+        sb_strbuf_printf(
             out,
             "GET /api/v1/channels/%s/events?after=%ld&limit=%d "
             "HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n",
@@ -700,7 +700,7 @@ rest_request(struct pconn *c, struct fcgi_buf *out)
                        "\"text\":\"bench\"}}",
                        R.done);
 
-    fcgi_buf_printf(
+    sb_strbuf_printf(
         out,
         "POST /api/v1/channels/%s/events HTTP/1.1\r\nHost: %s\r\n"
         "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
@@ -801,9 +801,9 @@ run_rest(void)
     print_cpu(cpu[1], cpu[1] + PIDS_MAX, done[1], "history");
     for (int i = 0; i < O.n; i++) {
         pconn_close(&L, &cs[i]);
-        fcgi_buf_release(&cs[i].in);
-        fcgi_buf_release(&cs[i].out);
-        fcgi_buf_release(&cs[i].resp.body);
+        sb_strbuf_release(&cs[i].in);
+        sb_strbuf_release(&cs[i].out);
+        sb_strbuf_release(&cs[i].resp.body);
     }
     free(cs);
     free(xs);

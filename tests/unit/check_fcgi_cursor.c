@@ -116,22 +116,22 @@ START_TEST(format_lists)
     struct fcgi_pos pos[3] = {{.channel = "chat:a", .cursor = 1},
                               {.channel = "chat:b", .cursor = 0},
                               {.channel = "x:y/z", .cursor = INT64_MAX}};
-    struct fcgi_buf b = {0};
+    struct sb_strbuf b = {0};
 
     fcgi_cursor_format(pos, 0, &b);
     ck_assert_uint_eq(b.len, 0);
     fcgi_cursor_format(pos, 1, &b);
     ck_assert_str_eq(b.data, "chat:a@1");
-    fcgi_buf_reset(&b);
+    sb_strbuf_reset(&b);
     fcgi_cursor_format(pos, 3, &b);
     ck_assert_str_eq(b.data, "chat:a@1,chat:b@0,x:y/z@9223372036854775807");
     ck_assert_uint_eq(b.len, strlen(b.data));
     /* appends to what the buffer holds (an "id: " prefix) */
-    fcgi_buf_reset(&b);
-    fcgi_buf_puts(&b, "id: ");
+    sb_strbuf_reset(&b);
+    sb_strbuf_puts(&b, "id: ");
     fcgi_cursor_format(pos + 1, 1, &b);
     ck_assert_str_eq(b.data, "id: chat:b@0");
-    fcgi_buf_release(&b);
+    sb_strbuf_release(&b);
 }
 END_TEST
 
@@ -146,7 +146,7 @@ START_TEST(format_then_parse_round_trip)
     srandom(seed);
     for (int round = 0; round < ROUNDS; round++) {
         size_t n = 1 + (size_t)random() % N, k = 0;
-        struct fcgi_buf b = {0};
+        struct sb_strbuf b = {0};
         const char *s;
 
         for (size_t i = 0; i < n; i++) {
@@ -170,7 +170,7 @@ START_TEST(format_then_parse_round_trip)
             s += len + (s[len] == ',');
         }
         ck_assert_msg(k == n, "seed %u: %zu entries of %zu", seed, k, n);
-        fcgi_buf_release(&b);
+        sb_strbuf_release(&b);
     }
     free(pos);
 }
