@@ -37,6 +37,7 @@
 #include <libpq-fe.h>
 #include <uuid/uuid.h>
 
+#include "benchopt.h"
 #include "clock.h"
 #include "doorbell.h"
 #include "limits.h"
@@ -602,16 +603,16 @@ parse_args(int argc, char **argv)
             O.dsn = optarg;
             break;
         case 'c':
-            O.conns = atoi(optarg);
+            O.conns = (int)benchopt_int("-c", optarg, 1, MAX_CONNS);
             break;
         case 'd':
-            O.seconds = atof(optarg);
+            O.seconds = benchopt_real("-d", optarg, 0.01, 600);
             break;
         case 'n':
-            O.max_events = atol(optarg);
+            O.max_events = (long)benchopt_int("-n", optarg, 0, INT64_MAX);
             break;
         case 'l':
-            O.latency_seconds = atof(optarg);
+            O.latency_seconds = benchopt_real("-l", optarg, 0.01, 600);
             break;
         case 'o':
             O.own_channel = true;
@@ -620,10 +621,8 @@ parse_args(int argc, char **argv)
             usage();
         }
     }
-    if (O.dsn == NULL || O.conns < 1 || O.conns > MAX_CONNS || O.seconds <= 0 ||
-        O.seconds > 600 || O.latency_seconds <= 0 || O.latency_seconds > 600 ||
-        O.max_events < 0)
-        usage();
+    if (O.dsn == NULL)
+        benchopt_fail("-D", "no database: give -D or set SB_BENCH_DSN");
 }
 
 static void
