@@ -1,6 +1,7 @@
 /*
  * auth.c: token lookup and checks (see auth.h).
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,28 @@
 #include "auth.h"
 #include "log.h"
 #include "xalloc.h"
+
+/* Worker threads read the secret; a reload replaces it. */
+static pthread_rwlock_t secret_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+void
+fcgi_auth_set_secret(const unsigned char *secret, size_t len)
+{
+    unsigned char *copy = NULL;
+
+    if (secret != NULL) {
+        copy = sb_malloc(len);
+        memcpy(copy, secret, len);
+    }
+    pthread_rwlock_wrlock(&secret_lock);
+    if (fcgi_app.common.secret != NULL) {
+        explicit_bzero(fcgi_app.common.secret, fcgi_app.common.secret_len);
+        free(fcgi_app.common.secret);
+    }
+    fcgi_app.common.secret = copy;
+    fcgi_app.common.secret_len = copy != NULL ? len : 0;
+    pthread_rwlock_unlock(&secret_lock);
+}
 
 #define COOKIE_NAME "sb_token"
 
@@ -108,8 +131,10 @@ fcgi_auth(struct fcgi_req *r)
         sb_error_set(&err, SB_E_UNAUTHORIZED, "unauthorized: no token");
         return refuse(r, &err);
     }
+    pthread_rwlock_rdlock(&secret_lock);
     r->token = sb_token_verify(text, strlen(text), fcgi_app.common.secret,
                                fcgi_app.common.secret_len, time(NULL), &err);
+    pthread_rwlock_unlock(&secret_lock);
     free(text);
     if (r->token != NULL)
         return SB_OK;

@@ -17,6 +17,9 @@
 /* Set r->token. SB_OK, or SB_ERR after answering 401 (unauthorized or
  * token_expired). */
 int fcgi_auth(struct fcgi_req *r);
+/* Replace the token secret (a copy of secret[0..len); NULL: accept no
+ * tokens) while requests are served: SIGHUP after a rotation. */
+void fcgi_auth_set_secret(const unsigned char *secret, size_t len);
 /* SB_OK when r->token allows verb on channel, else SB_ERR after answering
  * 403 naming the channel. */
 int fcgi_auth_allow(struct fcgi_req *r, enum sb_verb verb,

@@ -45,24 +45,26 @@ fcgi_mono_ms(void)
     return sb_mono_ms();
 }
 
+static int
+check_across(void *arg, char *why, size_t size)
+{
+    (void)arg;
+    return fcgi_options_check(&fcgi_app.common, &fcgi_app.conf, why, size);
+}
+
 /* Options, and the checks across them. Returns SB_CONFIG_CONTINUE or the
  * exit status. */
 static int
 configure(int argc, char **argv)
 {
-    char why[256];
     int status;
 
     fcgi_app.cfg = sb_config_new("switchboard-fcgi", PACKAGE_VERSION);
     fcgi_options_register(fcgi_app.cfg, &fcgi_app.common, &fcgi_app.conf);
+    sb_config_set_check(fcgi_app.cfg, check_across, NULL);
     status = sb_config_startup(fcgi_app.cfg, argc, argv);
     if (status != SB_CONFIG_CONTINUE)
         return status;
-    if (fcgi_options_check(&fcgi_app.common, &fcgi_app.conf, why,
-                           sizeof(why)) != SB_OK) {
-        sb_log_error("config: %s", why);
-        return 2;
-    }
     fcgi_app.anon_patterns = sb_config_list(fcgi_app.common.anonymous_read);
     fcgi_app.origins = sb_config_list(fcgi_app.conf.allowed_origins);
     if (gethostname(fcgi_app.host, sizeof(fcgi_app.host)) != 0)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "channel.h"
 #include "limits.h"
 #include "log.h"
@@ -118,18 +119,25 @@ fcgi_options_reload(int argc, char **argv)
     enum sb_log_level level;
     int rc;
 
+    char why[256];
+
     fcgi_options_register(cfg, &common, &conf);
     rc = sb_config_load(cfg, argc, argv, &action);
     if (rc == SB_OK)
         rc = sb_config_finish(cfg);
-    if (rc == SB_OK &&
-        sb_log_level_from_name(common.log_level, &level) == SB_OK) {
+    if (rc != SB_OK) {
+        snprintf(why, sizeof(why), "%s", sb_config_error(cfg));
+    } else if (fcgi_options_check(&common, &conf, why, sizeof(why)) != SB_OK ||
+               sb_log_level_from_name(common.log_level, &level) != SB_OK) {
+        rc = SB_ERR;
+    }
+    if (rc == SB_OK) {
         sb_log_set_level(level);
-        sb_log_info("configuration reloaded (log level %s)",
+        fcgi_auth_set_secret(common.secret, common.secret_len);
+        sb_log_info("configuration reloaded (log level %s, token secret)",
                     sb_log_level_name(level));
     } else {
-        sb_log_warn("reload failed, configuration kept: %s",
-                    sb_config_error(cfg));
+        sb_log_warn("reload failed, configuration kept: %s", why);
     }
     sb_config_free(cfg);
     return rc;

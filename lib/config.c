@@ -43,6 +43,8 @@ struct sb_config {
     struct sb_common_config *common;
     char *file;
     char error[ERROR_MAX];
+    sb_config_check_fn check; /* across options, or NULL */
+    void *check_arg;
 };
 
 /* A suffix and what it multiplies by. */
@@ -843,10 +845,18 @@ apply_log(struct sb_config *cfg)
     return SB_OK;
 }
 
+void
+sb_config_set_check(struct sb_config *cfg, sb_config_check_fn fn, void *arg)
+{
+    cfg->check = fn;
+    cfg->check_arg = arg;
+}
+
 int
 sb_config_startup(struct sb_config *cfg, int argc, char *const argv[])
 {
     enum sb_config_action action = SB_CONFIG_RUN;
+    char why[ERROR_MAX];
 
     if (sb_config_load(cfg, argc, argv, &action) != SB_OK)
         goto fail;
@@ -860,6 +870,15 @@ sb_config_startup(struct sb_config *cfg, int argc, char *const argv[])
     }
     if (sb_config_finish(cfg) != SB_OK || apply_log(cfg) != SB_OK)
         goto fail;
+    if (cfg->check != NULL &&
+        cfg->check(cfg->check_arg, why, sizeof(why)) != SB_OK) {
+        /* The check mode answers on stderr even when a log file is set. */
+        if (action == SB_CONFIG_CHECK)
+            fprintf(stderr, "%s: config: %s\n", cfg->program, why);
+        else
+            sb_log_error("config: %s", why);
+        return 2;
+    }
     if (action == SB_CONFIG_CHECK) {
         sb_config_print(cfg, stdout);
         return 0;

@@ -131,6 +131,15 @@ void sb_config_print(const struct sb_config *cfg, FILE *out);
 /* SWITCHBOARD_<NAME> for an option name, as a new string. */
 char *sb_config_env_name(const char *name);
 
+/* A check across options (e.g. one timeout above another), run once every
+ * source was read: SB_OK, or SB_ERR with why (size bytes) saying what is
+ * wrong. */
+typedef int (*sb_config_check_fn)(void *arg, char *why, size_t size);
+/* Have sb_config_startup run fn(arg, ...) before it goes on, and before it
+ * prints the configuration for --check-config. */
+void sb_config_set_check(struct sb_config *cfg, sb_config_check_fn fn,
+                         void *arg);
+
 /* Returned by sb_config_startup when the program should go on. */
 #define SB_CONFIG_CONTINUE (-1)
 /*

@@ -40,24 +40,26 @@ wsd_mono_us(void)
     return sb_mono_us();
 }
 
+static int
+check_across(void *arg, char *why, size_t size)
+{
+    (void)arg;
+    return wsd_options_check(&wsd_srv.common, &wsd_srv.conf, why, size);
+}
+
 /* Options, and the checks across them. Returns SB_CONFIG_CONTINUE or the
  * exit status. */
 static int
 configure(int argc, char **argv)
 {
-    char why[256];
     int status;
 
     wsd_srv.cfg = sb_config_new("wsd", PACKAGE_VERSION);
     wsd_options_register(wsd_srv.cfg, &wsd_srv.common, &wsd_srv.conf);
+    sb_config_set_check(wsd_srv.cfg, check_across, NULL);
     status = sb_config_startup(wsd_srv.cfg, argc, argv);
     if (status != SB_CONFIG_CONTINUE)
         return status;
-    if (wsd_options_check(&wsd_srv.common, &wsd_srv.conf, why, sizeof(why)) !=
-        SB_OK) {
-        sb_log_error("config: %s", why);
-        return 2;
-    }
     wsd_srv.argc = argc;
     wsd_srv.argv = argv;
     wsd_srv.anon_patterns = sb_config_list(wsd_srv.common.anonymous_read);

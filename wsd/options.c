@@ -2,9 +2,11 @@
  * options.c: wsd's option table (the common options are lib/config.c's),
  * the checks that span several options, and SIGHUP reloading. A reload
  * reads every source again into a fresh configuration and, when it is
- * valid, takes over what can change while running: the log level and the
- * per-connection limits. Listening address, port, database and secret
- * need a restart (a reload that changes them says so in the log).
+ * valid, takes over what can change while running: the log level, the
+ * token secret, anonymous_read, allowed_origins and the per-connection
+ * limits and timeouts. Listening address, port, database settings,
+ * max_connections, node_id and log_file need a restart (a reload that
+ * changes them says so in the log).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -120,6 +122,8 @@ take_over(struct wsd_server *s, const struct sb_common_config *common,
     s->conf.auth_timeout_ms = conf->auth_timeout_ms;
     s->conf.token_grace_ms = conf->token_grace_ms;
     s->conf.commit_window_ms = conf->commit_window_ms;
+    s->conf.ws_ping_interval_ms = conf->ws_ping_interval_ms;
+    s->conf.ws_idle_timeout_ms = conf->ws_idle_timeout_ms;
     s->common.commit_batch = common->commit_batch;
     s->common.heartbeat_interval_ms = common->heartbeat_interval_ms;
     s->conf.db_stall_timeout_ms = conf->db_stall_timeout_ms;
@@ -157,9 +161,14 @@ warn_restart(const struct wsd_server *s, const struct sb_common_config *common,
         s->conf.listen_port != conf->listen_port ||
         strcmp(s->common.database_url ? s->common.database_url : "",
                common->database_url ? common->database_url : "") != 0 ||
-        s->conf.db_pool_size != conf->db_pool_size)
-        sb_log_warn("reload: listen address, port and database settings "
-                    "change only at restart");
+        s->conf.db_pool_size != conf->db_pool_size ||
+        s->conf.max_connections != conf->max_connections ||
+        strcmp(s->common.node_id, common->node_id) != 0 ||
+        strcmp(s->common.log_file ? s->common.log_file : "",
+               common->log_file ? common->log_file : "") != 0)
+        sb_log_warn("reload: listen address, port, database settings, "
+                    "max_connections, node_id and log_file change only at "
+                    "restart");
 }
 
 int

@@ -842,6 +842,42 @@ START_TEST(startup_exit_codes)
 }
 END_TEST
 
+/* A check across options that refuses log level warn, and counts calls. */
+static int across_calls;
+
+static int
+refuse_warn(void *arg, char *why, size_t size)
+{
+    (void)arg;
+    across_calls++;
+    if (sb_log_get_level() != SB_LOG_WARN)
+        return SB_OK;
+    snprintf(why, size, "log_level warn is refused here");
+    return SB_ERR;
+}
+
+/* The check across options runs for a start and for --check-config, and
+ * its refusal is exit status 2 in both. */
+START_TEST(startup_check_across)
+{
+    sb_config_set_check(cfg, refuse_warn, NULL);
+    across_calls = 0;
+    ck_assert_int_eq(startup_with("--help"), 0);
+    ck_assert_int_eq(across_calls, 0);
+    ck_assert_int_eq(startup_with("--log_level=info"), SB_CONFIG_CONTINUE);
+    ck_assert_int_eq(across_calls, 1);
+    ck_assert_int_eq(startup_with("--log_level=warn"), 2);
+    ck_assert_int_eq(across_calls, 2);
+    setenv("SWITCHBOARD_LOG_LEVEL", "info", 1);
+    ck_assert_int_eq(startup_with("--check-config"), 0);
+    ck_assert_int_eq(across_calls, 3);
+    setenv("SWITCHBOARD_LOG_LEVEL", "warn", 1);
+    ck_assert_int_eq(startup_with("--check-config"), 2);
+    unsetenv("SWITCHBOARD_LOG_LEVEL");
+    ck_assert_int_eq(across_calls, 4);
+}
+END_TEST
+
 START_TEST(list_split)
 {
     char **l = sb_config_list(" chat:*, activity:main\t,,system:x ");
@@ -936,6 +972,7 @@ config_suite(void)
     tcase_add_test(common_tc, common_secret_conflicts);
     tcase_add_test(common_tc, common_empty_unsets);
     tcase_add_test(common_tc, startup_exit_codes);
+    tcase_add_test(common_tc, startup_check_across);
     tcase_add_test(common_tc, list_split);
     tcase_add_test(common_tc, list_patterns_check);
     suite_add_tcase(s, common_tc);
