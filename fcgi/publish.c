@@ -42,8 +42,8 @@ put_channel(struct fcgi_req *r, json_t *obj, const char *channel, size_t index,
                          where);
 }
 
-static int
-rate(struct fcgi_req *r, long long n)
+int
+fcgi_publish_rate(struct fcgi_req *r, long long n)
 {
     long long retry_ms = 0;
     struct sb_error err;
@@ -97,7 +97,7 @@ publish_one(struct fcgi_req *r, json_t *body, const char *channel)
         return fcgi_req_error(r, &err, NULL);
     rc = idempotency_key(r, ev);
     if (rc == SB_OK)
-        rc = rate(r, 1);
+        rc = fcgi_publish_rate(r, 1);
     if (rc == SB_OK)
         rc = fcgi_commit_publish(r, &ev, 1, true);
     sb_event_free(ev);
@@ -160,7 +160,7 @@ publish_batch(struct fcgi_req *r, json_t *body, const char *channel)
     if (sb_event_batch_from_json(events, (size_t)fcgi_app.common.max_data_bytes,
                                  &batch, &bad, &err) != SB_OK)
         return batch_error(r, &err, bad == SB_BATCH_NO_INDEX ? -1 : (long)bad);
-    rc = rate(r, (long long)batch->count);
+    rc = fcgi_publish_rate(r, (long long)batch->count);
     if (rc == SB_OK)
         rc = fcgi_commit_publish(r, batch->events, batch->count, false);
     sb_event_batch_free(batch);
@@ -231,7 +231,7 @@ fcgi_publish_handle_signal(struct fcgi_req *r)
     else if (sb_event_from_json(body, (size_t)fcgi_app.common.max_data_bytes,
                                 &ev, &err) != SB_OK)
         fcgi_req_error(r, &err, NULL);
-    else if (rate(r, 1) == SB_OK)
+    else if (fcgi_publish_rate(r, 1) == SB_OK)
         rc = send_signal(r, ev);
     sb_event_free(ev);
     json_decref(body);

@@ -15,5 +15,9 @@
 
 int fcgi_publish_handle_events(struct fcgi_req *r);
 int fcgi_publish_handle_signal(struct fcgi_req *r);
+/* Take n from the token subject's publish_rate bucket: SB_OK, or SB_ERR
+ * after answering 429 rate_limited with Retry-After. Publishes, signals
+ * and task writes count against it. */
+int fcgi_publish_rate(struct fcgi_req *r, long long n);
 
 #endif

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "envelope.h"
 #include "limits.h"
+#include "publish.h"
 #include "tasks.h"
 #include "xalloc.h"
 
@@ -104,7 +105,8 @@ fcgi_tasks_handle_create(struct fcgi_req *r)
 
     if (channel == NULL || (body = fcgi_body_json(r)) == NULL)
         return SB_ERR;
-    if (create_args(r, body, &title, &metadata, id) != SB_OK)
+    if (create_args(r, body, &title, &metadata, id) != SB_OK ||
+        fcgi_publish_rate(r, 1) != SB_OK)
         goto done;
     meta = metadata != NULL ? json_dumps(metadata, JSON_COMPACT) : NULL;
     params[0] = channel;
@@ -192,20 +194,23 @@ fcgi_tasks_handle_update(struct fcgi_req *r)
 
     if ((body = fcgi_body_json(r)) == NULL)
         return SB_ERR;
-    if (update_args(r, body, v) == SB_OK &&
-        (res = task_of_path(r, SB_VERB_PUBLISH, id)) != NULL) {
-        PQclear(res);
-        params[0] = id;
-        memcpy(&params[1], v, sizeof(v));
-        res = fcgi_db_exec(r->db, UPDATE_SQL, 4, params, false, &err);
-        if (res == NULL) {
-            fcgi_req_error(r, &err, NULL);
-        } else {
-            fcgi_req_reply(r, 200, PQgetvalue(res, 0, 0));
-            rc = SB_OK;
-        }
-        PQclear(res);
+    if (update_args(r, body, v) != SB_OK ||
+        (res = task_of_path(r, SB_VERB_PUBLISH, id)) == NULL)
+        goto done;
+    PQclear(res);
+    if (fcgi_publish_rate(r, 1) != SB_OK)
+        goto done;
+    params[0] = id;
+    memcpy(&params[1], v, sizeof(v));
+    res = fcgi_db_exec(r->db, UPDATE_SQL, 4, params, false, &err);
+    if (res == NULL) {
+        fcgi_req_error(r, &err, NULL);
+    } else {
+        fcgi_req_reply(r, 200, PQgetvalue(res, 0, 0));
+        rc = SB_OK;
     }
+    PQclear(res);
+done:
     json_decref(body);
     return rc;
 }

@@ -404,6 +404,21 @@ struct publisher {
     atomic_bool done;
 };
 
+/* A statement waits at most -t seconds, like every wait on the HTTP side. */
+static void
+bound_statements(PGconn *conn)
+{
+    char set[64];
+    PGresult *res;
+
+    snprintf(set, sizeof(set), "SET statement_timeout = %d",
+             L.timeout_s * 1000);
+    res = PQexec(conn, set);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        poll_die("statement_timeout", PQresultErrorMessage(res));
+    PQclear(res);
+}
+
 static void
 pub_connect(struct publisher *pb)
 {
@@ -418,6 +433,7 @@ pub_connect(struct publisher *pb)
     pb->conn = PQconnectdb(O.dsn);
     if (PQstatus(pb->conn) != CONNECTION_OK)
         poll_die("connect", PQerrorMessage(pb->conn));
+    bound_statements(pb->conn);
     res = PQprepare(pb->conn, "batch",
                     "SELECT count(*) FROM switchboard.publish_batch($1::jsonb)",
                     0, NULL);

@@ -117,4 +117,27 @@ class Tasks:
         self.assertEqual(self.get(f"/tasks/{tid}", None).status, 401)
 
 
+    def test_writes_count_against_publish_rate(self):
+        """PROTOCOL.md 5.12: task writes take from the subject's
+        publish_rate bucket (5/s, burst 20 in the test configuration): the
+        burst passes, then 429 with Retry-After, and nothing is written."""
+        t, ch = make_token(), uniq("workflow")
+        statuses, first = [], None
+        while len(statuses) < 100 and 429 not in statuses:
+            r = http(self.BASE, "POST", f"/api/v1/workflows/{ch}/tasks",
+                     {"title": "t%d" % len(statuses)}, t)
+            statuses.append(r.status)
+            first = first or (r.json["id"] if r.status == 201 else None)
+        # At once, before the bucket refills (one token per 200 ms).
+        r = self.patch(first, {"state": "active"}, t)
+        self.assertEqual((r.status, r.code()), (429, "rate_limited"), r)
+        self.assertGreaterEqual(int(r.headers["retry-after"]), 1)
+        self.assertEqual(statuses[-1], 429, statuses)
+        self.assertGreaterEqual(statuses.count(201), 20)
+        created = int(psql(f"SELECT count(*) FROM switchboard.tasks WHERE channel = '{ch}'"))
+        self.assertEqual(created, statuses.count(201))
+        self.assertEqual(psql(f"SELECT state FROM switchboard.tasks WHERE id = '{first}'"),
+                         "queued")
+
+
 server_classes(globals(), Tasks)
