@@ -221,17 +221,19 @@ audit_done(PGresult *res, const struct sb_error *err, void *arg)
         audit_write(wsd_srv.phase != WSD_RUNNING);
 }
 
-/* The first n waiting records as one statement, then forget them. */
+/* Waiting records [from, from + n) as one statement. */
 static void
-audit_send(size_t n)
+audit_send(size_t from, size_t n)
 {
     struct sb_strbuf chunk = {NULL, 0, 0};
-    size_t end = audit.ends[n - 1];
+    size_t start = from > 0 ? audit.ends[from - 1] : 0;
+    size_t end = audit.ends[from + n - 1];
     const char *params[1];
 
-    sb_strbuf_reserve(&chunk, end + 1);
+    sb_strbuf_reserve(&chunk, end - start + 1);
     sb_strbuf_putc(&chunk, '[');
-    sb_strbuf_put(&chunk, audit.text.data, end - 1); /* without the comma */
+    /* Without the last record's comma. */
+    sb_strbuf_put(&chunk, audit.text.data + start, end - start - 1);
     sb_strbuf_putc(&chunk, ']');
     params[0] = chunk.data;
     if (wsd_db_read(AUDIT_SQL, 1, params, audit_done,
@@ -240,20 +242,30 @@ audit_send(size_t n)
     else
         sb_log_debug("node: audit skipped: database unreachable");
     sb_strbuf_release(&chunk);
-    memmove(audit.text.data, audit.text.data + end, audit.text.len - end + 1);
-    audit.text.len -= end;
-    audit.n -= n;
-    for (size_t i = 0; i < audit.n; i++)
-        audit.ends[i] = audit.ends[i + n] - end;
 }
 
-/* Send what waits: whole chunks only unless all is true. */
+/* Send what waits: whole chunks only unless all is true; then forget what
+ * was sent (one move of what is left). */
 static void
 audit_write(bool all)
 {
-    while (audit.n >= (all ? 1 : AUDIT_CHUNK) &&
-           audit_inflight < AUDIT_INFLIGHT_MAX)
-        audit_send(audit.n < AUDIT_CHUNK ? audit.n : AUDIT_CHUNK);
+    size_t i = 0, end;
+
+    while (audit.n - i >= (all ? 1 : AUDIT_CHUNK) &&
+           audit_inflight < AUDIT_INFLIGHT_MAX) {
+        size_t k = audit.n - i < AUDIT_CHUNK ? audit.n - i : AUDIT_CHUNK;
+
+        audit_send(i, k);
+        i += k;
+    }
+    if (i == 0)
+        return;
+    end = audit.ends[i - 1];
+    memmove(audit.text.data, audit.text.data + end, audit.text.len - end + 1);
+    audit.text.len -= end;
+    audit.n -= i;
+    for (size_t j = 0; j < audit.n; j++)
+        audit.ends[j] = audit.ends[j + i] - end;
 }
 
 static void

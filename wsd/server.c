@@ -24,10 +24,10 @@
 
 #define PROTOCOL_NAME "switchboard.v1"
 #define WS_PATH "/ws"
-/* The upgrade request may carry a token of SB_TOKEN_MAX bytes. */
 /* Descriptors besides the connections: the database connections, the
  * listening socket, the loop's own, and handshakes still in progress. */
 #define FD_RESERVE 1024
+/* The upgrade request may carry a token of SB_TOKEN_MAX bytes. */
 #define HEADER_DATA_MAX 20480
 /* lws allocates a receive buffer of this size for every connection, idle
  * or not, so it is most of an idle connection's cost: client messages are
