@@ -55,38 +55,25 @@ schedule_expiry(struct wsd_conn *c)
 
 /* --- hello and auth.ok --- */
 
-/* The node id as a JSON string, encoded once. */
-static const char *
-node_json(void)
-{
-    static char *text;
-
-    if (text == NULL) {
-        json_t *s = json_string(wsd_srv.common.node_id);
-
-        text = json_dumps(s, JSON_ENCODE_ANY);
-        json_decref(s);
-    }
-    return text;
-}
-
 /* The hello is the same for every connection but for server_ts and auth,
- * so it is printed rather than built as a JSON tree. */
+ * so it is printed rather than built as a JSON tree (node_id needs no
+ * escaping: the configuration admits printable ASCII without quotes or
+ * backslashes only). */
 static void
 send_hello(struct wsd_conn *c, const char *auth)
 {
     const struct wsd_config *k = &wsd_srv.conf;
-    char text[1024 + 6 * 128]; /* a node_id of 128 bytes, escaped */
+    char text[1024 + 128]; /* the limits, and a node_id of 128 bytes */
     int n = snprintf(
         text, sizeof(text),
-        "{\"op\":\"hello\",\"protocol\":\"switchboard.v1\",\"node\":%s,"
+        "{\"op\":\"hello\",\"protocol\":\"switchboard.v1\",\"node\":\"%s\","
         "\"server_ts\":%lld,\"auth\":\"%s\",\"limits\":{"
         "\"max_message_bytes\":%lld,\"max_data_bytes\":%lld,"
         "\"max_subscriptions\":%lld,\"publish_rate\":%lld,"
         "\"publish_burst\":%lld,\"history_max\":%d,\"batch_max\":%d,"
         "\"auth_timeout\":%lld,\"token_grace\":%lld,"
         "\"send_queue_max\":%lld}}",
-        node_json(), (long long)wsd_now_ms(), auth, k->max_message_bytes,
+        wsd_srv.common.node_id, (long long)wsd_now_ms(), auth, k->max_message_bytes,
         (long long)wsd_srv.common.max_data_bytes, k->max_subscriptions,
         k->publish_rate, k->publish_burst, SB_HISTORY_MAX, SB_BATCH_MAX,
         k->auth_timeout_ms / 1000, k->token_grace_ms / 1000,

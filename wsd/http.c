@@ -52,15 +52,41 @@ answer(struct wsd_http *h, int status, const char *type, const char *text)
     lws_callback_on_writable(h->wsi);
 }
 
+/* The JSON error body {"error":{"code","message"}}; code and message are
+ * ours (no escaping needed). A new string. */
+static char *
+error_text(const char *code, const char *message)
+{
+    return sb_asprintf("{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+                       code, message);
+}
+
 static void
 answer_error(struct wsd_http *h, int status, const char *code,
              const char *message)
 {
-    char *text = sb_asprintf("{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-                             code, message);
+    char *text = error_text(code, message);
 
     answer(h, status, JSON_TYPE, text);
     free(text);
+}
+
+/* The headers every answer has: status, type, length, no caching, and
+ * Retry-After on a 503. Non-zero when they do not fit. */
+static int
+add_headers(struct lws *wsi, unsigned status, const char *type, size_t len,
+            unsigned char **p, unsigned char *end)
+{
+    return lws_add_http_common_headers(wsi, status, type, (lws_filepos_t)len,
+                                       p, end) ||
+           lws_add_http_header_by_name(wsi,
+                                       (const unsigned char *)"cache-control:",
+                                       (const unsigned char *)"no-store", 8, p,
+                                       end) ||
+           (status == 503 &&
+            lws_add_http_header_by_name(wsi,
+                                        (const unsigned char *)"retry-after:",
+                                        (const unsigned char *)"1", 1, p, end));
 }
 
 /* --- endpoints --- */
@@ -186,11 +212,8 @@ write_headers(struct lws *wsi, struct wsd_http *h)
     unsigned char *start = buf + LWS_PRE, *p = start;
     unsigned char *end = buf + sizeof(buf) - 1;
 
-    if (lws_add_http_common_headers(wsi, (unsigned)h->status, h->type,
-                                    h->body->len, &p, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p,
-                                    end) ||
+    if (add_headers(wsi, (unsigned)h->status, h->type, h->body->len, &p,
+                    end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     h->headers_sent = true;
@@ -205,28 +228,21 @@ wsd_http_refuse(struct lws *wsi, unsigned status, const char *code,
     unsigned char buf[LWS_PRE + 1024];
     unsigned char *start = buf + LWS_PRE, *p = start;
     unsigned char *end = buf + sizeof(buf) - 1;
-    char body[512];
-    int n = snprintf(body, sizeof(body),
-                     "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-                     code, message);
+    char *body = error_text(code, message);
+    size_t n = strlen(body);
+    int rc = -1;
 
-    SB_ASSERT(n > 0 && (size_t)n < sizeof(body));
-    if (lws_add_http_common_headers(wsi, status, JSON_TYPE, (lws_filepos_t)n,
-                                    &p, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p,
-                                    end) ||
-        (status == 503 &&
-         lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
-                                     (const unsigned char *)"1", 1, &p, end)) ||
-        lws_finalize_http_header(wsi, &p, end) || end - p < n)
-        return -1;
-    memcpy(p, body, (size_t)n);
-    p += n;
-    return lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP) ==
-                   (int)(p - start)
-               ? 0
-               : -1;
+    if (add_headers(wsi, status, JSON_TYPE, n, &p, end) == 0 &&
+        lws_finalize_http_header(wsi, &p, end) == 0 &&
+        (size_t)(end - p) >= n) {
+        memcpy(p, body, n);
+        p += n;
+        if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP) ==
+            (int)(p - start))
+            rc = 0;
+    }
+    free(body);
+    return rc;
 }
 
 int

@@ -394,3 +394,6 @@ class AnonymousAndOriginTest(WsdTestCase):
         r = await self.raw(port=self.node.port, headers={"Origin": "https://evil.example.com"},
                            expect_upgrade=False)
         self.assertEqual(r.status, 403, r.status_line)
+        n = int(r.response_headers.get("content-length", "0"))
+        body = json.loads(await asyncio.wait_for(r.reader.readexactly(n), 5))
+        self.assertEqual(body["error"]["code"], "forbidden", body)

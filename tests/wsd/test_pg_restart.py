@@ -83,8 +83,9 @@ class PgRestartTest(WsdTestCase):
         try:
             self.assertTrue(await wait_healthy(NODE_A, timeout=10, want=False),
                             "/healthz still 200 with the database down")
-            status, _, body = await ahttp_get(NODE_A.port, "/healthz")
+            status, headers, body = await ahttp_get(NODE_A.port, "/healthz")
             self.assertEqual(status, 503, body)
+            self.assertEqual(headers.get("retry-after"), "1", headers)
             m = await metrics_of(NODE_A)
             self.assertEqual(metric_sum(m, "switchboard_db_connected"), 0)
             # A publish and a subscribe during the outage: unavailable, retry given.
